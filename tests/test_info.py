@@ -1,0 +1,27 @@
+"""translate-info reports versions, devices, providers that really load, and models with their task."""
+
+from translate.checkpoint import ModelSpec, save_model
+from translate.cli.info import main
+from translate.nets import MLPGenerator
+
+
+def test_info_lists_versions_providers_and_models(tmp_path, capsys):
+    kwargs = {"latent_dim": 4, "image_size": 4, "channels": 1, "hidden": 8, "n_layers": 1}
+    spec = ModelSpec(task="generation", arch="mlp", arch_kwargs=kwargs, in_channels=4, out_channels=1)
+    save_model(tmp_path / "digits.safetensors", MLPGenerator(**kwargs), spec)
+    (tmp_path / "broken.safetensors").write_bytes(b"garbage")
+    assert main(["--models", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    import torch
+
+    assert f"torch         {torch.__version__}" in out
+    assert "CPUExecutionProvider: loads" in out
+    if not torch.cuda.is_available():
+        assert "CUDAExecutionProvider: listed, not usable: no CUDA device" in out
+    assert "digits: generation, mlp" in out
+    assert "unreadable:" in out and "broken.safetensors" in out
+
+
+def test_info_on_bundled_folder(capsys):
+    assert main([]) == 0
+    assert "models in" in capsys.readouterr().out

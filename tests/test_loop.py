@@ -1,0 +1,160 @@
+"""The shared training loop, driven by a tiny GAN recipe (tests/toy_recipe.py)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from toy_recipe import ToyConfig, ToyRecipe
+
+from translate.checkpoint import load_model, load_state
+from translate.cli.train import train_main
+from translate.training.config import LoopConfig
+from translate.training.ema import EMA
+from translate.training.loop import lr_factor, train
+
+TESTS = Path(__file__).parent
+
+
+def _loop(out: Path, **changes) -> LoopConfig:
+    values = dict(out=str(out), steps=12, batch_size=4, workers=0, log_every=2, sample_every=5,
+                  checkpoint_every=100, progress=False, tensorboard=False, ema=0.9, lr_decay_start=4)
+    values.update(changes)
+    return LoopConfig(**values)
+
+
+def _everything(run: Path) -> dict:
+    state = load_state(run / "checkpoint.safetensors")
+    del state["rng"]
+    return state
+
+
+def _assert_same(a, b, where="state"):
+    if isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for k in a:
+            _assert_same(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            _assert_same(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, where
+
+
+def test_trains_logs_samples_and_saves(tmp_path):
+    recipe = train(ToyRecipe, ToyConfig(), _loop(tmp_path / "run", steps=40, ema=0.0))
+    run = tmp_path / "run"
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == list(range(2, 41, 2))
+    assert all(torch.isfinite(torch.tensor([r["d"], r["g"]])).all() for r in log)
+    assert log[-1]["lr_factor"] < 0.1  # linear decay towards 0 after step 4
+    assert log[-1]["d"] < log[0]["d"]  # the discriminator learns to tell the toy pattern from noise
+    assert sorted(p.name for p in (run / "samples").iterdir()) == [f"step_{s:07d}.png" for s in range(5, 41, 5)]
+    net, spec = load_model(run / "models" / "G.safetensors", task="generation")
+    assert spec.step == 40 and spec.recipe == "toy"
+    z = torch.randn(3, 4)
+    assert torch.equal(net(z), recipe.nets["G"].eval()(z))
+    assert json.loads((run / "config.json").read_text())["loop"]["steps"] == 40
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_resume_is_bit_identical(tmp_path, workers):
+    # constant learning rate: a 6-step first run must follow the same schedule as the 12-step one
+    train(ToyRecipe, ToyConfig(), _loop(tmp_path / "straight", workers=workers, lr_decay_start=None))
+    train(ToyRecipe, ToyConfig(), _loop(tmp_path / "split", steps=6, workers=workers, lr_decay_start=None))
+    assert load_state(tmp_path / "split" / "checkpoint.safetensors")["step"] == 6
+    resumed = train(ToyRecipe, ToyConfig(), _loop(tmp_path / "split", workers=workers, lr_decay_start=None),
+                    resume=True)
+    assert resumed.seen == 12 * 4  # recipe state came back too
+    _assert_same(_everything(tmp_path / "straight"), _everything(tmp_path / "split"))
+
+
+def test_sigint_saves_and_resume_matches_uninterrupted(tmp_path):
+    train(ToyRecipe, ToyConfig(), _loop(tmp_path / "straight"))
+    train(ToyRecipe, ToyConfig(interrupt_at=6), _loop(tmp_path / "cut"))
+    assert load_state(tmp_path / "cut" / "checkpoint.safetensors")["step"] == 7
+    train(ToyRecipe, ToyConfig(interrupt_at=6), _loop(tmp_path / "cut"), resume=True)
+    _assert_same(_everything(tmp_path / "straight"), _everything(tmp_path / "cut"))
+
+
+def test_cli_config_file_flags_and_resume(tmp_path, capsys):
+    recipe = tmp_path / "toy.toml"
+    recipe.write_text('[loop]\nsteps = 4\nbatch_size = 2\nworkers = 0\ntensorboard = false\n[toy]\nlr = 0.01\n')
+    out = tmp_path / "run"
+    common = ["--no-progress", "--out", str(out)]
+    assert train_main(ToyRecipe, ["--config", str(recipe), "--batch-size", "4", *common]) == 0
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["loop"]["steps"] == 4 and saved["loop"]["batch_size"] == 4 and saved["toy"]["lr"] == 0.01
+    # starting again into the same folder is refused; resuming with more steps continues
+    assert train_main(ToyRecipe, ["--config", str(recipe), *common]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert train_main(ToyRecipe, ["--resume", str(out), "--steps", "6"]) == 0
+    assert load_state(out / "checkpoint.safetensors")["step"] == 6
+    assert json.loads((out / "config.json").read_text())["loop"]["batch_size"] == 4
+
+
+@pytest.mark.parametrize("toml, message", [
+    ("[loop]\nstepz = 3\n", "unknown key(s) stepz"),
+    ("[loop]\nsteps = 'many'\n", "steps must be int"),
+    ("[loop]\nsteps = 0\n", "steps must be at least 1"),
+    ("[loop]\namp = 'fp8'\n", "amp must be one of"),
+    ("[gan]\narch = 'dcgan'\n", "has no [toy] table"),
+    ("steps = [", "invalid TOML"),
+])
+def test_bad_config_is_one_line_error(tmp_path, capsys, toml, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(toml)
+    assert train_main(ToyRecipe, ["--config", str(path), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+
+
+def test_resume_errors(tmp_path, capsys):
+    assert train_main(ToyRecipe, ["--resume", str(tmp_path)]) == 2
+    assert "not a run folder" in capsys.readouterr().err
+    (tmp_path / "config.json").write_text(json.dumps({"recipe": "cyclegan", "loop": {}, "cyclegan": {}}))
+    assert train_main(ToyRecipe, ["--resume", str(tmp_path)]) == 2
+    assert "trained by recipe 'cyclegan', not 'toy'" in capsys.readouterr().err
+
+
+def test_batch_larger_than_dataset(tmp_path, capsys):
+    args = ["--out", str(tmp_path / "r"), "--items", "3", "--batch-size", "4", "--workers", "0"]
+    assert train_main(ToyRecipe, args) == 2
+    assert "fewer than one global batch" in capsys.readouterr().err
+
+
+def test_lr_schedule_and_ema_formula():
+    assert [lr_factor(s, 10, 6) for s in (0, 5, 6, 8, 9)] == [1.0, 1.0, 1.0, 0.5, 0.25]
+    assert lr_factor(7, 10, None) == 1.0
+    net = torch.nn.Linear(2, 1)
+    ema = EMA(net, decay=0.99)
+    before = ema.average.weight.clone()
+    with torch.no_grad():
+        net.weight.add_(1.0)
+    ema.update(net, step=100)  # decay min(0.99, 101/110) = 0.918...
+    d = 101 / 110
+    torch.testing.assert_close(ema.average.weight, d * before + (1 - d) * net.weight)
+    assert not ema.average.weight.requires_grad
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes(tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           str(TESTS / "toy_recipe.py"), "--out", str(out), "--steps", "6", "--batch-size", "2",
+           "--workers", "0", "--no-progress", "--no-tensorboard", "--ema", "0.9", "--sample-every", "3"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(TESTS.parent)}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    hashes = [(out / f"weights-rank{r}.sha256").read_text() for r in (0, 1)]
+    assert hashes[0] == hashes[1]  # DDP kept both replicas identical
+    state = load_state(out / "checkpoint.safetensors")
+    assert state["step"] == 6 and state["world_size"] == 2 and len(state["rng"]) == 2
+    assert [p.name for p in out.glob("*.safetensors")] == ["checkpoint.safetensors"]
+    assert done.stderr.count("done: 6 steps") == 1  # only rank 0 reports

@@ -1,0 +1,254 @@
+"""Model files and training states: safetensors weights that carry their own description.
+
+A model file is one ``NAME.safetensors`` whose metadata holds the model's :class:`ModelSpec` as JSON,
+so :func:`load_model` rebuilds the network from the file alone. A training state (all nets,
+optimisers, scalers, EMA copies, RNG states, step, recipe extras) is another single safetensors file:
+tensors as tensors, everything else as JSON in its metadata. Keeping each checkpoint in one file
+makes the atomic rename cover all of it. Nothing here unpickles anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save as save_tensors_to_bytes
+from torch import nn
+
+from translate import __version__
+from translate.errors import ModelFileError
+
+MODEL_FORMAT = "gan-translate/model"
+STATE_FORMAT = "gan-translate/train-state"
+TASKS = ("translation", "super-resolution", "generation")
+_PICKLE_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin", ".pkl", ".pickle")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything needed to rebuild and use a generator.
+
+    Network inputs and outputs are pixels in [0, 1] mapped linearly onto `value_range`.
+    `size_multiple`: height and width of inputs must be multiples of it (inference pads to it).
+    `domains`: (source, target) names for translators; `labels`: class names for conditional
+    generators; `latent_dim`/`image_size`: for generators of the "generation" task.
+    """
+
+    task: str
+    arch: str
+    arch_kwargs: dict[str, Any]
+    in_channels: int
+    out_channels: int
+    value_range: tuple[float, float] = (-1.0, 1.0)
+    scale: int = 1
+    size_multiple: int = 1
+    domains: tuple[str, str] | None = None
+    labels: tuple[str, ...] | None = None
+    latent_dim: int | None = None
+    image_size: int | None = None
+    recipe: str | None = None
+    step: int | None = None
+    version: str = __version__
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
+        low, high = self.value_range
+        if not low < high:
+            raise ValueError(f"value_range must be (low, high) with low < high, got {self.value_range}")
+        json.dumps(self.arch_kwargs)  # constructors take JSON-serialisable arguments only
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelSpec:
+        data = json.loads(text)
+        for key in ("value_range", "domains", "labels"):
+            if data.get(key) is not None:
+                data[key] = tuple(data[key])
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call `write(tmp)` on a temporary file beside `path`, fsync it, then rename it onto `path`.
+
+    Until the rename, an existing `path` stays intact, so a crash at any moment leaves either the
+    old complete file or the new complete file, plus at worst a stray temporary file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return path
+
+
+def _save_safetensors(path: Path, tensors: Mapping[str, torch.Tensor], metadata: dict[str, str]) -> Path:
+    # clone + contiguous: safetensors refuses shared or strided storage (tied weights, views).
+    owned = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
+    data = save_tensors_to_bytes(owned, metadata=metadata)
+    return atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+def _open_checked(
+    path: Path, expected_format: str, with_tensors: bool = True
+) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+    """Read metadata (and tensors) of one of our safetensors files, or raise ModelFileError."""
+    if not path.exists():
+        raise ModelFileError(f"{path}: no such file")
+    if path.is_dir():
+        raise ModelFileError(f"{path}: is a folder, expected a .safetensors file")
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if path.suffix.lower() in _PICKLE_SUFFIXES or head[:2] == b"\x80\x02" or head[:4] == b"PK\x03\x04":
+        raise ModelFileError(
+            f"{path}: looks like a PyTorch pickle; only .safetensors model files are loaded "
+            "(pickles can run code when opened)"
+        )
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            metadata = f.metadata() or {}
+            names = list(f.keys()) if with_tensors else []
+            tensors = {k: f.get_tensor(k) for k in names}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        problem = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ModelFileError(f"{path}: not a readable safetensors file, corrupt or truncated ({problem})") from None
+    found = metadata.get("format")
+    if found != expected_format:
+        if found == STATE_FORMAT:
+            raise ModelFileError(f"{path}: is a training state; pass a model file (RUN/models/*.safetensors)")
+        if found == MODEL_FORMAT:
+            raise ModelFileError(f"{path}: is a model file, not a training state; pass the run folder to --resume")
+        raise ModelFileError(f"{path}: a safetensors file without a gan-translate description; not one of our files")
+    return metadata, tensors
+
+
+def save_model(path: str | Path, net: nn.Module, spec: ModelSpec) -> Path:
+    """Write `net`'s weights and `spec` to one safetensors file, atomically."""
+    state = net.state_dict()
+    return _save_safetensors(Path(path), state, {"format": MODEL_FORMAT, "spec": spec.to_json()})
+
+
+def read_spec(path: str | Path) -> ModelSpec:
+    """The spec of a model file, without building the network."""
+    path = Path(path)
+    metadata, _ = _open_checked(path, MODEL_FORMAT, with_tensors=False)
+    return _parse_spec(path, metadata)
+
+
+def _parse_spec(path: Path, metadata: dict[str, str]) -> ModelSpec:
+    try:
+        return ModelSpec.from_json(metadata["spec"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ModelFileError(f"{path}: model description is unreadable ({err})") from None
+
+
+def load_model(
+    path: str | Path, task: str | tuple[str, ...] | None = None, device: str | torch.device = "cpu"
+) -> tuple[nn.Module, ModelSpec]:
+    """Rebuild the network stored in a model file; returns (net in eval mode on `device`, spec).
+
+    task: the task(s) the caller can use; a model of another task raises ModelFileError.
+    """
+    from translate.nets import GENERATORS
+
+    path = Path(path)
+    metadata, tensors = _open_checked(path, MODEL_FORMAT)
+    spec = _parse_spec(path, metadata)
+    wanted = (task,) if isinstance(task, str) else task
+    if wanted and spec.task not in wanted:
+        raise ModelFileError(f"{path}: is a {spec.task} model; this needs a {' or '.join(wanted)} model")
+    if spec.arch not in GENERATORS:
+        raise ModelFileError(
+            f"{path}: unknown architecture {spec.arch!r} (known: {', '.join(sorted(GENERATORS))}); "
+            "it may need a newer gan-translate"
+        )
+    try:
+        net = GENERATORS[spec.arch](**spec.arch_kwargs)
+        net.load_state_dict(tensors, strict=True)
+    except (TypeError, RuntimeError) as err:
+        problem = str(err).splitlines()[0]
+        raise ModelFileError(f"{path}: weights do not fit architecture {spec.arch!r} ({problem})") from None
+    return net.to(device).eval(), spec
+
+
+# Training states -------------------------------------------------------------------------------
+
+
+def pack(obj: Any, tensors: dict[str, torch.Tensor], prefix: str = "t") -> Any:
+    """Split a nested state (dicts, lists, tuples, tensors, numbers, strings) into JSON + tensors.
+
+    Tensors are moved into `tensors` under generated names; the returned JSON-able structure refers
+    to them. Dicts with non-string keys (optimiser states keyed by parameter index) and tuples are
+    tagged so :func:`unpack` restores them exactly.
+    """
+    if isinstance(obj, torch.Tensor):
+        name = f"{prefix}{len(tensors)}"
+        tensors[name] = obj
+        return {"$tensor": name}
+    if isinstance(obj, Mapping):
+        items = [[pack(k, tensors), pack(v, tensors)] for k, v in obj.items()]
+        if all(isinstance(k, str) and not k.startswith("$") for k in obj):
+            return {k: v for k, v in items}
+        return {"$dict": items}
+    if isinstance(obj, tuple):
+        return {"$tuple": [pack(v, tensors) for v in obj]}
+    if isinstance(obj, list):
+        return [pack(v, tensors) for v in obj]
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    raise TypeError(f"cannot store {type(obj).__name__} in a training state")
+
+
+def unpack(obj: Any, tensors: Mapping[str, torch.Tensor]) -> Any:
+    """Inverse of :func:`pack`."""
+    if isinstance(obj, dict):
+        if "$tensor" in obj:
+            return tensors[obj["$tensor"]]
+        if "$dict" in obj:
+            return {unpack(k, tensors): unpack(v, tensors) for k, v in obj["$dict"]}
+        if "$tuple" in obj:
+            return tuple(unpack(v, tensors) for v in obj["$tuple"])
+        return {k: unpack(v, tensors) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [unpack(v, tensors) for v in obj]
+    return obj
+
+
+def save_state(path: str | Path, state: Mapping[str, Any]) -> Path:
+    """Write a nested training state to one safetensors file, atomically."""
+    tensors: dict[str, torch.Tensor] = {}
+    packed = pack(dict(state), tensors)
+    return _save_safetensors(Path(path), tensors, {"format": STATE_FORMAT, "state": json.dumps(packed)})
+
+
+def load_state(path: str | Path) -> dict[str, Any]:
+    """Read a training state written by :func:`save_state` (tensors on CPU)."""
+    path = Path(path)
+    metadata, tensors = _open_checked(path, STATE_FORMAT)
+    try:
+        return unpack(json.loads(metadata["state"]), tensors)
+    except (KeyError, ValueError) as err:
+        raise ModelFileError(f"{path}: training state is unreadable ({err})") from None

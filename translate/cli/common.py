@@ -1,0 +1,60 @@
+"""Shared command-line plumbing: one-line errors and flags generated from config dataclasses."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import types
+import typing
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from translate.errors import UserError
+
+
+def run_cli(body: Callable[[], int]) -> int:
+    """Run a command body; user errors become one line on stderr and exit code 2, Ctrl-C exit 130."""
+    try:
+        return body()
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, title: str) -> None:
+    """Add one ``--field-name`` flag per field of `cls`, defaulting to None (= not given)."""
+    group = parser.add_argument_group(title)
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        hint, meta = hints[f.name], f.metadata
+        kwargs: dict[str, Any] = {"dest": f"{cls.__name__}.{f.name}", "default": None,
+                                  "help": f"{meta.get('help', '')} (default: {_show(f)})"}
+        if typing.get_origin(hint) in (typing.Union, types.UnionType):
+            hint = next(a for a in typing.get_args(hint) if a is not type(None))
+        if hint is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif typing.get_origin(hint) is tuple:
+            kwargs.update(nargs="+", type=typing.get_args(hint)[0], metavar=f.name.upper())
+        else:
+            kwargs.update(type=hint, metavar=f.name.upper())
+            if "choices" in meta:
+                kwargs["choices"] = meta["choices"]
+        group.add_argument(f"--{f.name.replace('_', '-')}", **kwargs)
+
+
+def _show(f: dataclasses.Field) -> Any:
+    return f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+
+
+def given_flags(args: argparse.Namespace, cls: type) -> dict[str, Any]:
+    """The fields of `cls` that were given on the command line."""
+    prefix = f"{cls.__name__}."
+    return {k[len(prefix):]: v for k, v in vars(args).items() if k.startswith(prefix) and v is not None}
+
+
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    return parser.parse_args(list(argv) if argv is not None else None)

@@ -1,0 +1,73 @@
+"""The ``train-*`` commands: one parser shape for every recipe, flags generated from its config."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from translate.cli.common import add_dataclass_flags, given_flags, parse, run_cli
+from translate.errors import ConfigError
+from translate.training.config import LoopConfig, build_config, read_toml
+from translate.training.loop import CONFIG_FILE, train
+from translate.training.recipe import Recipe
+
+
+def build_parser(recipe_cls: type[Recipe]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=f"train-{recipe_cls.name}",
+        description=f"Train with the {recipe_cls.name} recipe. Values come from the recipe's defaults, then "
+        "--config FILE.toml ([loop] and [%s] tables), then a resumed run's saved config, then flags. "
+        "Runs unchanged under torchrun for several GPUs or machines." % recipe_cls.name,
+    )
+    parser.add_argument("--config", type=Path, help="TOML recipe file (see train/)")
+    parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR exactly")
+    add_dataclass_flags(parser, LoopConfig, "training loop")
+    add_dataclass_flags(parser, recipe_cls.config_class, f"{recipe_cls.name} recipe")
+    return parser
+
+
+def resolve_configs(recipe_cls: type[Recipe], args: argparse.Namespace) -> tuple[LoopConfig, object]:
+    """Merge defaults, TOML file, resumed run and flags into (loop config, recipe config)."""
+    name = recipe_cls.name
+    loop_values: dict = {}
+    recipe_values: dict = {}
+    if args.config and args.resume:
+        raise ConfigError("give --config for a new run or --resume for an old one, not both")
+    if args.config:
+        table = read_toml(args.config)
+        extra = sorted(set(table) - {"loop", name, "expect", "description"})
+        if name not in table and extra:
+            raise ConfigError(f"{args.config}: has no [{name}] table; it is not a train-{name} recipe")
+        if extra:
+            raise ConfigError(f"{args.config}: unknown table(s) {', '.join(extra)}")
+        loop_values, recipe_values = dict(table.get("loop", {})), dict(table.get(name, {}))
+    if args.resume:
+        saved_path = args.resume / CONFIG_FILE
+        if not saved_path.is_file():
+            raise ConfigError(f"--resume {args.resume}: no {CONFIG_FILE} there; not a run folder")
+        saved = json.loads(saved_path.read_text())
+        if saved.get("recipe") != name:
+            raise ConfigError(
+                f"--resume {args.resume}: that run was trained by recipe {saved.get('recipe')!r}, "
+                f"not {name!r}; use train-{saved.get('recipe')}"
+            )
+        loop_values, recipe_values = saved["loop"], saved[name]
+        loop_values["out"] = str(args.resume)
+    loop_values.update(given_flags(args, LoopConfig))
+    recipe_values.update(given_flags(args, recipe_cls.config_class))
+    source = str(args.config or args.resume or "flags")
+    return (build_config(LoopConfig, loop_values, source),
+            build_config(recipe_cls.config_class, recipe_values, source))
+
+
+def train_main(recipe_cls: type[Recipe], argv: Sequence[str] | None = None) -> int:
+    args = parse(build_parser(recipe_cls), argv)
+
+    def body() -> int:
+        loop, recipe_config = resolve_configs(recipe_cls, args)
+        train(recipe_cls, recipe_config, loop, resume=args.resume is not None)
+        return 0
+
+    return run_cli(body)

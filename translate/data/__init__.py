@@ -1,0 +1,1 @@
+"""Image decoding, tensor conversion, folder datasets and augmentation."""

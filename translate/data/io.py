@@ -1,0 +1,247 @@
+"""Reading and writing image files: the one place in the project that opens them.
+
+Every decode goes through :func:`read_image`, which turns any common file (8/16-bit, grayscale,
+palette, CMYK, with or without alpha, any EXIF orientation) into float32 pixels in [0, 1], and turns
+every way a file can be bad into one :class:`~translate.errors.ImageError` naming the file.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from translate.errors import ImageError
+
+DEFAULT_MAX_PIXELS = 80_000_000
+"""Refuse images with more pixels than this (about 9000 x 9000): a decompression-bomb guard.
+Pillow's own guard warns at 89 MP, so ours fires first with a clearer message."""
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".tga")
+WRITE_FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP"}
+
+_EXIF_ORIENTATION = 0x0112
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """A decoded image.
+
+    pixels: float32 (H, W, 3) for mode "RGB" or (H, W) for mode "L", values in [0, 1].
+    alpha: float32 (H, W) in [0, 1] when the file had transparency and the caller asked to keep it,
+        else None (transparency is then composited on white).
+    grayscale: the file itself was single-channel (so a caller can give back a gray-looking result).
+    bit_depth: 8 or 16, the precision of the file's samples.
+    """
+
+    path: Path
+    pixels: np.ndarray
+    alpha: np.ndarray | None
+    grayscale: bool
+    bit_depth: int
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height)."""
+        return self.pixels.shape[1], self.pixels.shape[0]
+
+
+def is_image_file(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def list_images(folder: str | Path, recursive: bool = True) -> list[Path]:
+    """Image files under `folder`, sorted; raises ImageError if it is missing, not a folder or has none."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise ImageError(f"{folder}: no such folder")
+    if not folder.is_dir():
+        raise ImageError(f"{folder}: not a folder")
+    pattern = "**/*" if recursive else "*"
+    files = sorted(p for p in folder.glob(pattern) if is_image_file(p) and not p.name.startswith("."))
+    if not files:
+        raise ImageError(f"{folder}: no images found (looked for {', '.join(IMAGE_SUFFIXES)})")
+    return files
+
+
+def read_image(
+    path: str | Path,
+    mode: str = "RGB",
+    keep_alpha: bool = False,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> DecodedImage:
+    """Decode an image file into float32 pixels in [0, 1].
+
+    mode: "RGB" gives (H, W, 3), "L" gives (H, W) (ITU-R 601 luma for colour files).
+    keep_alpha: return transparency separately instead of compositing it on white.
+    Raises ImageError (message "PATH: problem") for a missing, empty, truncated, corrupt, non-image,
+    too large or unsupported file.
+    """
+    path = Path(path)
+    if mode not in ("RGB", "L"):
+        raise ValueError(f"mode must be 'RGB' or 'L', got {mode!r}")
+    if not path.exists():
+        raise ImageError(f"{path}: no such file")
+    if path.is_dir():
+        raise ImageError(f"{path}: is a folder, expected an image file")
+    if path.stat().st_size == 0:
+        raise ImageError(f"{path}: empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                width, height = im.size
+                if width * height > max_pixels:
+                    raise ImageError(
+                        f"{path}: {width}x{height} is {width * height / 1e6:.0f} MP, over the limit of "
+                        f"{max_pixels / 1e6:.0f} MP; downscale it first"
+                    )
+                if width < 1 or height < 1:
+                    raise ImageError(f"{path}: has no pixels ({width}x{height})")
+                im.load()
+                orientation = im.getexif().get(_EXIF_ORIENTATION, 1)
+                if _is_16bit_colour_png(path):
+                    rgb, alpha = _read_16bit_colour_png(path, orientation)
+                    grayscale, bit_depth = False, 16
+                else:
+                    im = ImageOps.exif_transpose(im)
+                    rgb, alpha, grayscale, bit_depth = _pil_to_arrays(im, path)
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"{path}: too many pixels (decompression-bomb guard); downscale it first") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image file, or a format Pillow cannot read") from None
+    except (OSError, SyntaxError, ValueError, struct.error, EOFError, IndexError) as err:
+        problem = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ImageError(f"{path}: corrupt or truncated image ({problem})") from None
+
+    if alpha is not None and not keep_alpha:
+        rgb = rgb * alpha[..., None] + (1.0 - alpha[..., None])
+        alpha = None
+    if mode == "L":
+        rgb = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return DecodedImage(path, np.ascontiguousarray(rgb, dtype=np.float32), alpha, grayscale, bit_depth)
+
+
+def _pil_to_arrays(im: Image.Image, path: Path) -> tuple[np.ndarray, np.ndarray | None, bool, int]:
+    """(rgb (H, W, 3), alpha (H, W) or None, grayscale, bit depth) from a loaded Pillow image."""
+    if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        # 16-bit grayscale (PNG/TIFF); Pillow gives "I" for some 16-bit PNGs.
+        gray = np.clip(np.asarray(im, dtype=np.float32) / 65535.0, 0.0, 1.0)
+        return np.repeat(gray[..., None], 3, axis=2), None, True, 16
+    if im.mode == "F":
+        raise ImageError(f"{path}: 32-bit float images are not supported; save it as 8 or 16-bit PNG")
+    has_alpha = im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
+    grayscale = im.mode in ("1", "L", "LA", "La") or (im.mode == "P" and _palette_is_gray(im))
+    if has_alpha:
+        rgba = np.asarray(im.convert("RGBA"), dtype=np.float32) / 255.0
+        return rgba[..., :3], rgba[..., 3], grayscale, 8
+    # convert() handles palette, CMYK, YCbCr, LAB, HSV and 1-bit images.
+    return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0, None, grayscale, 8
+
+
+def _palette_is_gray(im: Image.Image) -> bool:
+    palette = np.asarray(im.convert("RGB"))
+    return bool(np.all(palette[..., 0] == palette[..., 1]) and np.all(palette[..., 1] == palette[..., 2]))
+
+
+def _is_16bit_colour_png(path: Path) -> bool:
+    """True for PNGs with 16-bit RGB or RGBA samples, which Pillow would reduce to 8 bits."""
+    with open(path, "rb") as f:
+        head = f.read(26)
+    # IHDR: signature(8) length(4) type(4) width(4) height(4) bit depth(1) colour type(1)
+    return len(head) == 26 and head[:8] == _PNG_SIGNATURE and head[24] == 16 and head[25] in (2, 6)
+
+
+def _read_16bit_colour_png(path: Path, orientation: int) -> tuple[np.ndarray, np.ndarray | None]:
+    import cv2  # installed with albumentations; reads 16-bit colour PNG without losing precision
+
+    data = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if data is None or data.dtype != np.uint16 or data.ndim != 3:
+        raise ImageError(f"{path}: corrupt 16-bit PNG")
+    data = _apply_orientation(data.astype(np.float32) / 65535.0, orientation)
+    rgb = data[..., 2::-1]  # BGR(A) -> RGB
+    alpha = data[..., 3] if data.shape[2] == 4 else None
+    return rgb, alpha
+
+
+def _apply_orientation(a: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation tag (1..8) to an (H, W, ...) array, as ImageOps.exif_transpose does."""
+    ops = {
+        2: lambda x: x[:, ::-1],
+        3: lambda x: x[::-1, ::-1],
+        4: lambda x: x[::-1],
+        5: lambda x: np.swapaxes(x, 0, 1),
+        6: lambda x: np.rot90(x, -1),
+        7: lambda x: np.rot90(x, 1)[::-1],
+        8: lambda x: np.rot90(x, 1),
+    }
+    return ops[orientation](a) if orientation in ops else a
+
+
+def write_image(
+    path: str | Path,
+    pixels: np.ndarray,
+    alpha: np.ndarray | None = None,
+    bits: int = 8,
+    quality: int = 95,
+) -> Path:
+    """Write float pixels in [0, 1] ((H, W, 3) or (H, W)) to `path`, format from its suffix.
+
+    bits=16 writes a 16-bit PNG. The file appears atomically (temporary file, then rename).
+    """
+    path = Path(path)
+    fmt = WRITE_FORMATS.get(path.suffix.lower().lstrip("."))
+    if fmt is None:
+        raise ImageError(f"{path}: cannot write this format; use one of {', '.join(sorted(WRITE_FORMATS))}")
+    if bits not in (8, 16):
+        raise ValueError(f"bits must be 8 or 16, got {bits}")
+    if bits == 16 and fmt != "PNG":
+        raise ImageError(f"{path}: 16-bit output needs a .png file")
+    pixels = np.clip(np.asarray(pixels, dtype=np.float32), 0.0, 1.0)
+    if alpha is not None:
+        alpha = np.clip(np.asarray(alpha, dtype=np.float32), 0.0, 1.0)
+        if fmt == "JPEG":  # no alpha in JPEG: composite on white
+            base = pixels if pixels.ndim == 3 else pixels[..., None]
+            pixels = np.squeeze(base * alpha[..., None] + (1.0 - alpha[..., None]))
+            alpha = None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        if bits == 16:
+            _write_png16(tmp, pixels, alpha)
+        else:
+            channels = [pixels] if pixels.ndim == 2 else [pixels[..., i] for i in range(pixels.shape[2])]
+            if alpha is not None:
+                channels.append(alpha)
+            array = np.stack(channels, axis=-1) if len(channels) > 1 else channels[0]
+            array = np.round(array * 255.0).astype(np.uint8)
+            options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+            Image.fromarray(array).save(tmp, format=fmt, **options)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _write_png16(path: Path, pixels: np.ndarray, alpha: np.ndarray | None) -> None:
+    import cv2
+
+    array = pixels if pixels.ndim == 3 else pixels[..., None]
+    array = array[..., ::-1] if array.shape[2] == 3 else array  # RGB -> BGR for OpenCV
+    if alpha is not None:
+        if array.shape[2] == 1:
+            array = np.repeat(array, 3, axis=2)
+        array = np.concatenate([array, alpha[..., None]], axis=2)
+    data = np.round(array * 65535.0).astype(np.uint16)
+    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(np.squeeze(data, axis=2) if data.shape[2] == 1 else data))
+    if not ok:
+        raise ImageError(f"{path}: could not encode 16-bit PNG")
+    encoded.tofile(path)

@@ -1,0 +1,1 @@
+"""The shared training loop, its configuration, and the recipes that run on it."""

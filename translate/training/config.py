@@ -1,0 +1,116 @@
+"""Run configuration: frozen dataclasses filled from defaults, a TOML recipe file, a resumed run and flags.
+
+Precedence, lowest first: dataclass defaults, the ``--config`` TOML file, the config saved in the run
+folder being resumed, command-line flags. Field names are the TOML keys; ``--some-name`` is the flag.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from translate.errors import ConfigError
+
+DEVICES = ("auto", "cpu", "cuda")
+AMP_MODES = ("auto", "off", "bf16", "fp16")
+
+
+def option(default: Any, help: str, **kwargs: Any) -> Any:
+    """A dataclass field with its command-line help text."""
+    return field(default=default, metadata={"help": help, **kwargs})
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """What the shared training loop needs; every recipe's run has these keys under [loop]."""
+
+    out: str = option("runs/run", "run folder: checkpoints, model files, samples, logs")
+    steps: int = option(1000, "total training steps (iterations)")
+    batch_size: int = option(1, "images per step on each process")
+    seed: int = option(0, "random seed (each torchrun process adds its rank)")
+    device: str = option("auto", "auto (CUDA when present), cpu or cuda", choices=DEVICES)
+    amp: str = option("auto", "mixed precision: auto (bf16/fp16 on CUDA, off on CPU), off, bf16, fp16",
+                      choices=AMP_MODES)
+    channels_last: bool = option(False, "store activations channels-last (faster convs on recent GPUs)")
+    compile: bool = option(False, "torch.compile the networks")
+    ema: float = option(0.0, "decay of the generator's exponential moving average (0 = off, e.g. 0.999)")
+    lr_decay_start: int | None = option(None, "step where the learning rate starts its linear decay to 0")
+    log_every: int = option(10, "steps between log lines")
+    sample_every: int = option(500, "steps between sample grids")
+    checkpoint_every: int = option(1000, "steps between checkpoints")
+    workers: int = option(2, "data-loading worker processes per training process")
+    progress: bool = option(True, "show a progress bar (only on a terminal)")
+    tensorboard: bool = option(True, "write TensorBoard scalars and images to OUT/tb")
+
+    def __post_init__(self) -> None:
+        positive = ("steps", "batch_size", "log_every", "sample_every", "checkpoint_every")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.workers < 0:
+            raise ConfigError(f"workers must be 0 or more, got {self.workers}")
+        if not 0.0 <= self.ema < 1.0:
+            raise ConfigError(f"ema must be in [0, 1), got {self.ema}")
+        if self.lr_decay_start is not None and not 0 <= self.lr_decay_start <= self.steps:
+            raise ConfigError(f"lr_decay_start must be between 0 and steps ({self.steps}), got {self.lr_decay_start}")
+        check_choice("device", self.device, DEVICES)
+        check_choice("amp", self.amp, AMP_MODES)
+
+
+def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such recipe file")
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: invalid TOML ({err})") from None
+
+
+def build_config(cls: type, values: dict[str, Any], source: str) -> Any:
+    """Instantiate dataclass `cls` from `values`, refusing unknown keys and wrong types."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; known: {', '.join(fields)}")
+    hints = typing.get_type_hints(cls)
+    converted = {name: _coerce(value, hints[name], f"{source}: {name}") for name, value in values.items()}
+    try:
+        return cls(**converted)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{source}: {err}") from None
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    """Check `value` against a simple type hint (bool, int, float, str, X | None, tuple[T, ...])."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        return _coerce(value, next(a for a in args if a is not type(None)), where)
+    if typing.get_origin(hint) is tuple:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where} must be a list, got {value!r}")
+        return tuple(_coerce(v, args[0], where) for v in value)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (bool, int, float, str) and (not isinstance(value, hint) or (hint is int and isinstance(value, bool))):
+        raise ConfigError(f"{where} must be {hint.__name__}, got {value!r}")
+    return value
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """A config as plain JSON-able values (tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(config)))

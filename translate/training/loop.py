@@ -1,0 +1,418 @@
+"""The one training loop every recipe runs on.
+
+It owns: device choice, seeding, mixed precision (torch.autocast, GradScaler for fp16),
+channels-last, torch.compile, DistributedDataParallel under torchrun, EMA of generators,
+the learning-rate schedule (constant, then linear decay to 0), progress bar, JSON-lines log,
+TensorBoard, sample grids, model files, checkpoints (every N steps, at the end, on SIGINT/SIGTERM)
+and exact resume.
+
+Run folder layout::
+
+    OUT/config.json               resolved configuration (what --resume reads back)
+    OUT/checkpoint.safetensors    training state (nets, optimisers, EMA, RNG states, step)
+    OUT/models/NAME.safetensors   self-describing generator files for inference and export
+    OUT/samples/step_NNNNNNN.png  sample grids
+    OUT/log.jsonl                 one JSON object per logged step
+    OUT/tb/                       TensorBoard events
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import random
+import signal
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader
+
+from translate.checkpoint import atomic_write, load_state, save_model, save_state
+from translate.data.io import write_image
+from translate.errors import ConfigError, UserError
+from translate.training.config import LoopConfig, to_dict
+from translate.training.ema import EMA
+from translate.training.recipe import Recipe, TrainContext
+from translate.training.sampler import SeededSampler
+
+STATE_FILE = "checkpoint.safetensors"
+CONFIG_FILE = "config.json"
+
+
+class TrainingDiverged(UserError):
+    """A loss became NaN or infinite."""
+
+
+def train(recipe_cls: type[Recipe], recipe_config: Any, loop: LoopConfig, resume: bool = False) -> Recipe:
+    """Run (or, with `resume`, continue) training; returns the recipe with its trained nets.
+
+    Works the same in a single process and under ``torchrun`` (one process per device).
+    """
+    rank, world_size, local_rank = _distributed_setup()
+    try:
+        return _Run(recipe_cls, recipe_config, loop, resume, rank, world_size, local_rank).run()
+    finally:
+        if world_size > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _distributed_setup() -> tuple[int, int, int]:
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size <= 1:
+        return 0, 1, 0
+    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    if not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(local_rank)
+        dist.init_process_group(backend)
+    return rank, world_size, local_rank
+
+
+def pick_device(choice: str, local_rank: int = 0) -> torch.device:
+    """'auto' -> CUDA when available, else CPU; 'cuda' without CUDA is an error."""
+    if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            raise ConfigError("--device cuda: no CUDA device is available here (use --device cpu or auto)")
+        return torch.device("cuda", local_rank)
+    return torch.device("cpu")
+
+
+def pick_amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
+    if mode == "off" or (mode == "auto" and device.type != "cuda"):
+        return None
+    if mode == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return {"bf16": torch.bfloat16, "fp16": torch.float16}[mode]
+
+
+def lr_factor(step: int, total: int, decay_start: int | None) -> float:
+    """1 until `decay_start`, then falling linearly to 0 at `total`."""
+    if decay_start is None or step < decay_start:
+        return 1.0
+    return max(0.0, 1.0 - (step - decay_start) / max(1, total - decay_start))
+
+
+def rng_state() -> dict[str, Any]:
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        "numpy": (name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: Mapping[str, Any]) -> None:
+    random.setstate(state["python"])
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def to_device(batch: Any, device: torch.device, channels_last: bool) -> Any:
+    if isinstance(batch, torch.Tensor):
+        batch = batch.to(device, non_blocking=True)
+        return batch.contiguous(memory_format=torch.channels_last) if channels_last and batch.ndim == 4 else batch
+    if isinstance(batch, Mapping):
+        return {k: to_device(v, device, channels_last) for k, v in batch.items()}
+    if isinstance(batch, list | tuple):
+        return type(batch)(to_device(v, device, channels_last) for v in batch)
+    return batch
+
+
+@contextmanager
+def stop_requests() -> Iterator[dict[str, bool]]:
+    """Turn the first SIGINT/SIGTERM into a flag the loop checks after each step (a second one
+    interrupts at once)."""
+    flag = {"stop": False}
+    previous = {}
+
+    def handler(signum: int, frame: Any) -> None:
+        if flag["stop"]:
+            signal.signal(signum, previous.get(signum, signal.SIG_DFL))
+            raise KeyboardInterrupt
+        flag["stop"] = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield flag
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+class _Run:
+    def __init__(self, recipe_cls: type[Recipe], recipe_config: Any, loop: LoopConfig, resume: bool,
+                 rank: int, world_size: int, local_rank: int) -> None:
+        self.recipe_cls, self.recipe_config, self.loop, self.resume = recipe_cls, recipe_config, loop, resume
+        self.rank, self.world_size = rank, world_size
+        self.out = Path(loop.out)
+        self.device = pick_device(loop.device, local_rank)
+        self.is_main = rank == 0
+        self.writer = None
+
+    def log(self, message: str) -> None:
+        if self.is_main:
+            print(message, file=sys.stderr, flush=True)
+
+    def _check_run_folder(self) -> None:
+        state = self.out / STATE_FILE
+        if self.resume:
+            if not state.is_file():
+                raise ConfigError(
+                    f"--resume {self.out}: no {STATE_FILE} there (not a run folder, or no checkpoint yet)"
+                )
+            saved = json.loads((self.out / CONFIG_FILE).read_text())
+            if saved.get("recipe") != self.recipe_cls.name:
+                raise ConfigError(
+                    f"--resume {self.out}: that run was trained by recipe {saved.get('recipe')!r}, "
+                    f"not {self.recipe_cls.name!r}; use train-{saved.get('recipe')}"
+                )
+        elif state.exists():
+            raise ConfigError(
+                f"{self.out} already holds a run; continue it with --resume {self.out} or pick another --out"
+            )
+
+    def run(self) -> Recipe:
+        loop = self.loop
+        self._check_run_folder()
+        amp_dtype = pick_amp_dtype(loop.amp, self.device)
+        ctx = TrainContext(self.device, amp_dtype, self.rank, self.world_size, loop.channels_last)
+
+        seed_everything(loop.seed)  # identical initial weights on every process
+        recipe = self.recipe_cls(self.recipe_config, ctx)
+        ctx.optimizers = recipe.optimizers
+        ctx.scalers = {name: torch.amp.GradScaler(self.device.type, enabled=amp_dtype == torch.float16)
+                       for name in recipe.optimizers}
+        for opt in recipe.optimizers.values():
+            for group in opt.param_groups:
+                group.setdefault("base_lr", group["lr"])
+        if loop.channels_last:
+            for net in recipe.nets.values():
+                net.to(memory_format=torch.channels_last)
+        emas = {name: EMA(recipe.nets[name], loop.ema) for name in recipe.ema_nets} if loop.ema > 0 else {}
+        recipe.ema = {name: e.average for name, e in emas.items()}
+
+        dataset = recipe.dataset()
+        try:
+            sampler = SeededSampler(len(dataset), loop.batch_size, loop.seed, self.rank, self.world_size)
+        except ValueError as err:
+            raise ConfigError(f"batch_size {loop.batch_size}: {err}") from None
+
+        step = 0
+        if self.resume:
+            step = self._load(recipe, ctx, emas)
+        else:
+            seed_everything(loop.seed + self.rank)
+        recipe.train_nets = {name: self._wrap(net) for name, net in recipe.nets.items()}
+
+        if self.is_main:
+            self._write_config()
+            self.log(f"[{recipe.name}] {self.out}: step {step} -> {loop.steps} on {self._describe(amp_dtype)}")
+        if step >= loop.steps:
+            self.log(f"already at step {step} of {loop.steps}; raise --steps to train longer")
+            return recipe
+
+        loader = DataLoader(
+            dataset, batch_size=loop.batch_size, sampler=sampler, num_workers=loop.workers,
+            pin_memory=self.device.type == "cuda", drop_last=True, persistent_workers=loop.workers > 0,
+            generator=torch.Generator(),  # keeps the loader from drawing on the global RNG that resume restores
+        )
+        bar = self._progress(step)
+        started, last_losses = time.time(), {}
+        with stop_requests() as flag:
+            while step < loop.steps:
+                sampler.set_position(*divmod(step, sampler.batches_per_epoch))
+                for batch in loader:
+                    factor = lr_factor(step, loop.steps, loop.lr_decay_start)
+                    for opt in recipe.optimizers.values():
+                        for group in opt.param_groups:
+                            group["lr"] = group["base_lr"] * factor
+                    for net in recipe.nets.values():
+                        net.train()
+                    losses = recipe.step(to_device(batch, self.device, loop.channels_last), step)
+                    for name, ema in emas.items():
+                        ema.update(recipe.nets[name], step)
+                    step += 1
+                    if step % loop.log_every == 0 or step == loop.steps:
+                        last_losses = self._log_step(step, losses, factor, started, bar)
+                    if bar is not None:
+                        bar.update(1)
+                    stop = self._agree(flag["stop"])
+                    if step % loop.sample_every == 0:
+                        self._sample(recipe, step)
+                    if step % loop.checkpoint_every == 0 or step == loop.steps or stop:
+                        self._save(recipe, ctx, emas, step)
+                    if stop:
+                        if bar is not None:
+                            bar.close()
+                        self.log(f"stopped at step {step}; continue with --resume {self.out}")
+                        return recipe
+                    if step >= loop.steps:
+                        break
+        if bar is not None:
+            bar.close()
+        if loop.steps % loop.sample_every:
+            self._sample(recipe, step)
+        if self.writer is not None:
+            self.writer.close()
+        summary = " ".join(f"{k} {v:.4g}" for k, v in last_losses.items())
+        self.log(f"done: {step} steps in {time.time() - started:.0f}s; {summary}; models in {self.out / 'models'}")
+        return recipe
+
+    def _describe(self, amp_dtype: torch.dtype | None) -> str:
+        where = str(self.device)
+        if self.world_size > 1:
+            where += f" x {self.world_size} processes"
+        return where + (f", autocast {str(amp_dtype).removeprefix('torch.')}" if amp_dtype else ", fp32")
+
+    def _wrap(self, net: nn.Module) -> nn.Module:
+        if self.world_size > 1 and any(p.requires_grad for p in net.parameters()):
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            net = nn.parallel.DistributedDataParallel(net, device_ids=ids)
+        if self.loop.compile:
+            net = torch.compile(net)
+        return net
+
+    def _agree(self, local: bool) -> bool:
+        """Every process stops at the same step if any of them was asked to."""
+        if self.world_size == 1:
+            return local
+        flag = torch.tensor([1.0 if local else 0.0], device=self.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
+
+    def _progress(self, step: int) -> Any:
+        if not (self.is_main and self.loop.progress and sys.stderr.isatty()):
+            return None
+        from tqdm import tqdm
+
+        return tqdm(total=self.loop.steps, initial=step, unit="step", dynamic_ncols=True)
+
+    def _tensorboard(self) -> Any:
+        if self.writer is None and self.loop.tensorboard and self.is_main:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError as err:
+                self.log(f"TensorBoard disabled ({err}); scalars still go to {self.out / 'log.jsonl'}")
+                self.loop = dataclasses.replace(self.loop, tensorboard=False)
+                return None
+            self.writer = SummaryWriter(str(self.out / "tb"))
+        return self.writer
+
+    def _log_step(self, step: int, losses: Mapping[str, Any], factor: float, started: float, bar: Any) -> dict:
+        values = {k: float(v.detach()) if isinstance(v, torch.Tensor) else float(v) for k, v in losses.items()}
+        bad = [k for k, v in values.items() if not math.isfinite(v)]
+        if bad:
+            raise TrainingDiverged(
+                f"{', '.join(bad)} became {values[bad[0]]} at step {step}; the last good checkpoint is in "
+                f"{self.out}; try a lower learning rate or --amp off"
+            )
+        if not self.is_main:
+            return values
+        record = {"step": step, **values, "lr_factor": factor, "seconds": round(time.time() - started, 2)}
+        with open(self.out / "log.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+        writer = self._tensorboard()
+        if writer is not None:
+            for k, v in values.items():
+                writer.add_scalar(f"loss/{k}", v, step)
+        if bar is not None:
+            bar.set_postfix({k: f"{v:.3g}" for k, v in values.items()}, refresh=False)
+        elif not sys.stderr.isatty() and self.loop.progress:
+            self.log(f"step {step}/{self.loop.steps} " + " ".join(f"{k} {v:.4g}" for k, v in values.items()))
+        return values
+
+    def _sample(self, recipe: Recipe, step: int) -> None:
+        if not self.is_main:
+            return
+        from torchvision.utils import make_grid
+
+        # Sampling must not disturb the training RNG streams, or a resumed run would diverge.
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), torch.no_grad():
+            grid = recipe.sample_grid().float().cpu()
+        image = make_grid(grid, nrow=max(1, int(math.sqrt(grid.shape[0]) + 0.5)), padding=2, pad_value=1.0)
+        write_image(self.out / "samples" / f"step_{step:07d}.png", image.permute(1, 2, 0).numpy())
+        writer = self._tensorboard()
+        if writer is not None:
+            writer.add_image("samples", image, step)
+
+    def _write_config(self) -> None:
+        config = {"recipe": self.recipe_cls.name, "loop": to_dict(self.loop),
+                  self.recipe_cls.name: to_dict(self.recipe_config)}
+        text = json.dumps(config, indent=2) + "\n"
+        atomic_write(self.out / CONFIG_FILE, lambda tmp: tmp.write_text(text))
+
+    def _save(self, recipe: Recipe, ctx: TrainContext, emas: dict[str, EMA], step: int) -> None:
+        rng = rng_state()
+        if self.world_size > 1:
+            gathered: list[Any] = [None] * self.world_size
+            dist.all_gather_object(gathered, rng)
+        else:
+            gathered = [rng]
+        if not self.is_main:
+            return
+        state = {
+            "recipe": recipe.name,
+            "step": step,
+            "world_size": self.world_size,
+            "nets": {name: net.state_dict() for name, net in recipe.nets.items()},
+            "ema": {name: e.average.state_dict() for name, e in emas.items()},
+            "optimizers": {name: opt.state_dict() for name, opt in recipe.optimizers.items()},
+            "scalers": {name: s.state_dict() for name, s in ctx.scalers.items()},
+            "recipe_state": recipe.state_dict(),
+            "rng": gathered,
+        }
+        for stem, (net, spec) in recipe.model_files().items():
+            save_model(self.out / "models" / f"{stem}.safetensors", net,
+                       dataclasses.replace(spec, recipe=recipe.name, step=step))
+        save_state(self.out / STATE_FILE, state)
+
+    def _load(self, recipe: Recipe, ctx: TrainContext, emas: dict[str, EMA]) -> int:
+        state = load_state(self.out / STATE_FILE)
+        for name, net in recipe.nets.items():
+            net.load_state_dict(state["nets"][name])
+        for name, ema in emas.items():
+            if name in state["ema"]:
+                ema.average.load_state_dict(state["ema"][name])
+            else:
+                self.log(f"no EMA of {name} in the checkpoint; starting it from the current weights")
+                ema.average.load_state_dict(recipe.nets[name].state_dict())
+        for name, opt in recipe.optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        for name, scaler in ctx.scalers.items():
+            scaler.load_state_dict(state["scalers"][name])
+        recipe.load_state_dict(state["recipe_state"])
+        rngs = state["rng"]
+        if len(rngs) != self.world_size:
+            self.log(f"resuming with {self.world_size} processes after {len(rngs)}: random streams restart")
+        if self.rank < len(rngs):
+            set_rng_state(rngs[self.rank])
+        else:
+            seed_everything(self.loop.seed + self.rank + 7919 * state["step"])
+        return int(state["step"])

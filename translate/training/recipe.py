@@ -1,0 +1,124 @@
+"""What a training recipe provides, and the context the loop hands it.
+
+A recipe builds its networks and optimisers and defines one training step; the loop
+(:mod:`translate.training.loop`) owns devices, precision, distribution, EMA, schedules, logging,
+sampling and checkpoints. Adding a model family means adding a recipe, not touching the loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from translate.checkpoint import ModelSpec
+
+
+def unwrap(net: nn.Module) -> nn.Module:
+    """The plain module under torch.compile and DistributedDataParallel wrappers."""
+    net = getattr(net, "_orig_mod", net)
+    return getattr(net, "module", net) if isinstance(net, nn.parallel.DistributedDataParallel) else net
+
+
+@dataclass
+class TrainContext:
+    """Device, precision and distribution facts, plus helpers a recipe's step uses.
+
+    `autocast()` wraps forward passes; `backward_step(loss, name)` does zero_grad, (scaled) backward
+    and the optimiser step of optimiser `name`; `frozen(net)` wraps a step that must not produce
+    gradients for `net` (a discriminator during the generator's step) and skips DDP's gradient sync
+    for it.
+    """
+
+    device: torch.device
+    amp_dtype: torch.dtype | None = None
+    rank: int = 0
+    world_size: int = 1
+    channels_last: bool = False
+    optimizers: dict[str, torch.optim.Optimizer] = field(default_factory=dict)
+    scalers: dict[str, torch.amp.GradScaler] = field(default_factory=dict)
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def backward_step(self, loss: torch.Tensor, optimizer: str) -> None:
+        opt, scaler = self.optimizers[optimizer], self.scalers[optimizer]
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+
+    @contextlib.contextmanager
+    def frozen(self, net: nn.Module) -> Iterator[None]:
+        plain = unwrap(net)
+        flags = [p.requires_grad for p in plain.parameters()]
+        plain.requires_grad_(False)
+        ddp = getattr(net, "_orig_mod", net)
+        sync_off = ddp.no_sync() if isinstance(ddp, nn.parallel.DistributedDataParallel) else contextlib.nullcontext()
+        try:
+            with sync_off:
+                yield
+        finally:
+            for p, flag in zip(plain.parameters(), flags):
+                p.requires_grad_(flag)
+
+
+class Recipe:
+    """Base class of training recipes.
+
+    Subclasses set `name` and `config_class`, and in ``__init__`` fill `self.nets` (plain modules on
+    `ctx.device`) and `self.optimizers`. The loop then sets `self.train_nets`: the same nets, wrapped
+    for DDP/compile where used. `step` runs forward passes on `train_nets` (so gradients are
+    synchronised across processes) and uses `self.nets` where the plain module is needed (gradient
+    penalties); sampling and saving use :meth:`eval_net` (the EMA copy when there is one) and must
+    not call `train_nets`, because only the main process samples.
+    """
+
+    name: ClassVar[str]
+    config_class: ClassVar[type]
+    ema_nets: ClassVar[tuple[str, ...]] = ()
+    """Names of the nets the loop keeps an EMA of when ``--ema`` is set."""
+
+    def __init__(self, config: Any, ctx: TrainContext) -> None:
+        self.config, self.ctx = config, ctx
+        self.nets: dict[str, nn.Module] = {}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.train_nets: dict[str, nn.Module] = {}
+        self.ema: dict[str, nn.Module] = {}
+
+    def dataset(self) -> Dataset:
+        """A map-style dataset indexed by (index, seed) keys (see SeededSampler)."""
+        raise NotImplementedError
+
+    def step(self, batch: Any, step: int) -> Mapping[str, torch.Tensor | float]:
+        """One training iteration on `batch` (already on the device); returns named scalar losses."""
+        raise NotImplementedError
+
+    def sample_grid(self) -> torch.Tensor:
+        """A few outputs to look at, (N, C, H, W) with values in [0, 1]."""
+        raise NotImplementedError
+
+    def model_files(self) -> dict[str, tuple[nn.Module, ModelSpec]]:
+        """Generators to save as model files: {file stem: (net, spec)}."""
+        raise NotImplementedError
+
+    def eval_net(self, name: str) -> nn.Module:
+        return self.ema.get(name, self.nets[name])
+
+    def state_dict(self) -> dict[str, Any]:
+        """Recipe state beyond nets and optimisers (e.g. image pools) for exact resume."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        del state
