@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/translate-info
+	rm -rf runs/demo-dcgan-digits
+	$(BIN)/train-gan --config train/dcgan-digits.toml --out runs/demo-dcgan-digits --steps 800 --sample-every 200
+	@echo "sample grids: runs/demo-dcgan-digits/samples/"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -13,6 +13,13 @@ from typing import Any
 from translate.errors import UserError
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (the full usage is one --help away)."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def run_cli(body: Callable[[], int]) -> int:
     """Run a command body; user errors become one line on stderr and exit code 2, Ctrl-C exit 130."""
     try:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 from collections.abc import Sequence
 
-from translate.cli.common import parse, run_cli
+from translate.cli.common import ArgumentParser, parse, run_cli
 
 
 def onnxruntime_providers() -> tuple[str, list[tuple[str, str]]]:
@@ -86,7 +85,7 @@ def report(models_dir: str | None = None) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="translate-info", description=__doc__)
+    parser = ArgumentParser(prog="translate-info", description=__doc__)
     parser.add_argument("--models", help="also list the models in this folder instead of the bundled one")
     args = parse(parser, argv)
 

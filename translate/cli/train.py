@@ -7,15 +7,16 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from translate.cli.common import add_dataclass_flags, given_flags, parse, run_cli
+from translate.cli.common import ArgumentParser, add_dataclass_flags, given_flags, parse, run_cli
 from translate.errors import ConfigError
 from translate.training.config import LoopConfig, build_config, read_toml
+from translate.training.gan import GanRecipe
 from translate.training.loop import CONFIG_FILE, train
 from translate.training.recipe import Recipe
 
 
 def build_parser(recipe_cls: type[Recipe]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog=f"train-{recipe_cls.name}",
         description=f"Train with the {recipe_cls.name} recipe. Values come from the recipe's defaults, then "
         "--config FILE.toml ([loop] and [%s] tables), then a resumed run's saved config, then flags. "
@@ -71,3 +72,8 @@ def train_main(recipe_cls: type[Recipe], argv: Sequence[str] | None = None) -> i
         return 0
 
     return run_cli(body)
+
+
+def main_gan(argv: Sequence[str] | None = None) -> int:
+    """train-gan: unconditional and class-conditional GANs (see train/*digits*.toml)."""
+    return train_main(GanRecipe, argv)

@@ -1,17 +1,22 @@
-"""Network families and the name -> constructor tables that model files refer to."""
+"""Network families and the name -> constructor tables that model files and recipes refer to."""
 
+from torch import nn
+
+from translate.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from translate.nets.mlp import MLPDiscriminator, MLPGenerator
 
 GENERATORS = {
     "mlp": MLPGenerator,
+    "dcgan": DCGANGenerator,
 }
 
 DISCRIMINATORS = {
     "mlp": MLPDiscriminator,
+    "dcgan": DCGANDiscriminator,
 }
 
 
-def build(table: dict, name: str, **kwargs):
+def build(table: dict, name: str, **kwargs) -> nn.Module:
     """Construct `table[name](**kwargs)`; an unknown name raises KeyError listing the known ones."""
     if name not in table:
         raise KeyError(f"unknown network {name!r}; choose one of {', '.join(sorted(table))}")

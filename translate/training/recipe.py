@@ -40,6 +40,7 @@ class TrainContext:
     rank: int = 0
     world_size: int = 1
     channels_last: bool = False
+    total_steps: int = 0
     optimizers: dict[str, torch.optim.Optimizer] = field(default_factory=dict)
     scalers: dict[str, torch.amp.GradScaler] = field(default_factory=dict)
 

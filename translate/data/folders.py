@@ -1,0 +1,108 @@
+"""Datasets the recipes train on. Items are fetched by (index, seed) keys from SeededSampler, so any
+randomness in an item comes from its own seed and a resumed run sees exactly the same data."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from translate.data.convert import to_tensor
+from translate.data.io import list_images, read_image
+from translate.errors import ConfigError
+
+
+def samples_dir() -> Path:
+    """datasets/samples/ of a source checkout (where the bundled real samples live)."""
+    return Path(__file__).resolve().parents[2] / "datasets" / "samples"
+
+
+def resize_square(image: torch.Tensor, size: int) -> torch.Tensor:
+    """(C, H, W) -> (C, size, size): shorter side scaled to `size` (antialiased), then centre crop."""
+    _, h, w = image.shape
+    scale = size / min(h, w)
+    new_h, new_w = max(size, round(h * scale)), max(size, round(w * scale))
+    if (new_h, new_w) != (h, w):
+        image = F.interpolate(image[None], size=(new_h, new_w), mode="bilinear", antialias=True,
+                              align_corners=False)[0]
+    top, left = (new_h - size) // 2, (new_w - size) // 2
+    return image[:, top:top + size, left:left + size]
+
+
+class TensorImages(Dataset):
+    """Images already in memory: items {"image": (C, S, S) in [-1, 1], "label": int}."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, class_names: tuple[str, ...]) -> None:
+        self.images, self.labels, self.class_names = images, labels, class_names
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, key: tuple[int, int]) -> dict:
+        index, _ = key
+        return {"image": self.images[index], "label": int(self.labels[index])}
+
+
+def load_digits(path: str | Path, image_size: int) -> TensorImages:
+    """The UCI handwritten digits CSV (64 pixel values 0..16 then the label per row), upscaled to
+    `image_size` with bilinear interpolation, values mapped to [-1, 1]."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: digits file not found (the bundled copy is datasets/samples/digits/digits.csv.gz)")
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt") as f:
+            table = np.loadtxt(f, delimiter=",", dtype=np.float32)
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"{path}: not a digits CSV ({str(err).splitlines()[0]})") from None
+    if table.ndim != 2 or table.shape[1] != 65:
+        raise ConfigError(f"{path}: expected 65 columns (8x8 pixels + label), got shape {table.shape}")
+    pixels = torch.from_numpy(table[:, :64] / 16.0).view(-1, 1, 8, 8)
+    if image_size != 8:
+        pixels = F.interpolate(pixels, size=(image_size, image_size), mode="bilinear", align_corners=False)
+    images = pixels.clamp(0, 1) * 2 - 1
+    return TensorImages(images, torch.from_numpy(table[:, 64].astype(np.int64)), tuple(str(i) for i in range(10)))
+
+
+class ImageFolder(Dataset):
+    """Images under a folder, resized and centre-cropped to `image_size`; class sub-folders give labels.
+
+    Items {"image": (channels, S, S) in [-1, 1], "label": int} (label 0 when there are no classes).
+    """
+
+    def __init__(self, root: str | Path, image_size: int, channels: int = 3) -> None:
+        root = Path(root)
+        self.files = list_images(root)
+        classes = sorted({p.relative_to(root).parts[0] for p in self.files if len(p.relative_to(root).parts) > 1})
+        loose = [p for p in self.files if len(p.relative_to(root).parts) == 1]
+        if classes and loose:
+            raise ConfigError(f"{root}: mixes images at the top with class sub-folders; use one layout")
+        self.class_names = tuple(classes)
+        index = {name: i for i, name in enumerate(classes)}
+        self.labels = [index[p.relative_to(root).parts[0]] if classes else 0 for p in self.files]
+        self.image_size, self.channels = image_size, channels
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, key: tuple[int, int]) -> dict:
+        index, _ = key
+        decoded = read_image(self.files[index], mode="L" if self.channels == 1 else "RGB")
+        image = resize_square(to_tensor(decoded.pixels, (0.0, 1.0)), self.image_size)
+        return {"image": image * 2 - 1, "label": self.labels[index]}
+
+
+def open_image_source(source: str, image_size: int, channels: int) -> Dataset:
+    """"digits" (the bundled sample), a digits-format .csv(.gz) file, or an image folder."""
+    if source == "digits":
+        return load_digits(samples_dir() / "digits" / "digits.csv.gz", image_size)
+    path = Path(source)
+    if path.suffix in (".csv", ".gz"):
+        return load_digits(path, image_size)
+    if not path.is_dir():
+        raise ConfigError(f"{source}: not a folder of images, a digits .csv(.gz) file, or 'digits'")
+    return ImageFolder(path, image_size, channels)

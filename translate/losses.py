@@ -1,0 +1,108 @@
+"""Adversarial objectives as plain functions, in one table.
+
+Each entry of :data:`ADVERSARIAL_LOSSES` pairs the discriminator's loss ``d(real, fake)`` and the
+generator's loss ``g(fake)``, both taking the discriminator's raw outputs (logits, or critic scores
+for the Wasserstein losses), shape (N,) or (N, ...), and returning a scalar mean. sigma is the
+logistic function, so D(x) = sigma(logit) for the probabilistic losses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def _bce_real(real: torch.Tensor, target: float) -> torch.Tensor:
+    # -[t log sigma(l) + (1 - t) log(1 - sigma(l))]; target < 1 is one-sided label smoothing
+    return target * F.softplus(-real) + (1.0 - target) * F.softplus(real)
+
+
+def d_logistic(real: torch.Tensor, fake: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
+    """D's loss of the original GAN: -log D(x) - log(1 - D(G(z)))."""
+    return _bce_real(real, real_target).mean() + F.softplus(fake).mean()
+
+
+def g_minimax(fake: torch.Tensor) -> torch.Tensor:
+    """G minimises log(1 - D(G(z))): the saturating original (Goodfellow et al. 2014)."""
+    return -F.softplus(fake).mean()
+
+
+def g_non_saturating(fake: torch.Tensor) -> torch.Tensor:
+    """G minimises -log D(G(z)) (Goodfellow et al. 2014, the heuristic used in practice)."""
+    return F.softplus(-fake).mean()
+
+
+def g_maximum_likelihood(fake: torch.Tensor) -> torch.Tensor:
+    """G minimises -1/2 exp(sigma^-1(D(G(z)))) = -1/2 exp(logit) (Goodfellow 2016 tutorial, eq. 10).
+
+    Logits are capped at 30 so one confident D output cannot overflow the loss to infinity.
+    """
+    return -0.5 * torch.exp(fake.clamp(max=30.0)).mean()
+
+
+def d_lsgan(real: torch.Tensor, fake: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
+    """D minimises 1/2 (D(x) - 1)^2 + 1/2 D(G(z))^2 (Mao et al. 2017, a=0, b=c=1)."""
+    return 0.5 * ((real - real_target) ** 2).mean() + 0.5 * (fake**2).mean()
+
+
+def g_lsgan(fake: torch.Tensor) -> torch.Tensor:
+    """G minimises 1/2 (D(G(z)) - 1)^2."""
+    return 0.5 * ((fake - 1.0) ** 2).mean()
+
+
+def d_wasserstein(real: torch.Tensor, fake: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
+    """The critic minimises E[C(G(z))] - E[C(x)] (Arjovsky et al. 2017); label smoothing does not apply."""
+    del real_target
+    return fake.mean() - real.mean()
+
+
+def g_wasserstein(fake: torch.Tensor) -> torch.Tensor:
+    """G minimises -E[C(G(z))]; also the generator term of the hinge loss."""
+    return -fake.mean()
+
+
+def d_hinge(real: torch.Tensor, fake: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
+    """D minimises E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))] (Lim & Ye 2017; Miyato et al. 2018)."""
+    del real_target
+    return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
+
+
+class AdversarialLoss(NamedTuple):
+    d: Callable[..., torch.Tensor]
+    g: Callable[[torch.Tensor], torch.Tensor]
+
+
+ADVERSARIAL_LOSSES = {
+    "minimax": AdversarialLoss(d_logistic, g_minimax),
+    "non_saturating": AdversarialLoss(d_logistic, g_non_saturating),
+    "maximum_likelihood": AdversarialLoss(d_logistic, g_maximum_likelihood),
+    "lsgan": AdversarialLoss(d_lsgan, g_lsgan),
+    "wgan": AdversarialLoss(d_wasserstein, g_wasserstein),
+    "wgan_gp": AdversarialLoss(d_wasserstein, g_wasserstein),  # plus gradient_penalty() in the recipe
+    "hinge": AdversarialLoss(d_hinge, g_wasserstein),
+}
+
+
+def adversarial_loss(name: str) -> AdversarialLoss:
+    if name not in ADVERSARIAL_LOSSES:
+        raise KeyError(f"unknown loss {name!r}; choose one of {', '.join(ADVERSARIAL_LOSSES)}")
+    return ADVERSARIAL_LOSSES[name]
+
+
+def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, **critic_kwargs) -> torch.Tensor:
+    """E[(||grad_x C(x_hat)||_2 - 1)^2] at random interpolates x_hat of real and fake (Gulrajani et al. 2017).
+
+    `critic` must be the plain module: DistributedDataParallel does not support the double backward
+    through its wrapper; gradients of the penalty still reach the parameters and are synchronised
+    with the rest of the critic's loss in the same backward pass.
+    """
+    alpha = torch.rand(real.shape[0], *([1] * (real.ndim - 1)), device=real.device, dtype=real.dtype)
+    mixed = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
+    scores = critic(mixed, **critic_kwargs)
+    scores = scores[0] if isinstance(scores, tuple) else scores
+    (grad,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
+    return ((grad.flatten(1).norm(2, dim=1) - 1.0) ** 2).mean()
