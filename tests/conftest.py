@@ -6,6 +6,7 @@ import pytest
 TESTS = Path(__file__).parent
 REPO = TESTS.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
+SAMPLES = REPO / "datasets" / "samples"
 
 sys.path.insert(0, str(TESTS))
 
@@ -15,3 +16,8 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"{SHARED_DATA} not present")
     return SHARED_DATA
+
+
+@pytest.fixture
+def samples() -> Path:
+    return SAMPLES

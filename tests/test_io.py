@@ -86,8 +86,8 @@ def test_16bit_grayscale_keeps_precision(tmp_path):
     np.testing.assert_allclose(decoded.pixels[0, :, 0], values[0] / 65535.0, atol=1e-7)
 
 
-def test_16bit_rgba_from_real_data(shared_data):
-    path = shared_data / "realworld_lq" / "tree_alpha_16bit.png"
+def test_16bit_rgba_from_real_data(samples):
+    path = samples / "realworld_lq" / "tree_alpha_16bit.png"
     decoded = read_image(path, keep_alpha=True)
     assert decoded.bit_depth == 16 and decoded.pixels.shape == (256, 342, 3)
     assert decoded.alpha is not None and decoded.alpha.min() < 0.5 < decoded.alpha.max()
@@ -100,8 +100,8 @@ def test_16bit_rgba_from_real_data(shared_data):
 
 @pytest.mark.parametrize("name, gray, alpha", [("wolf_gray.jpg", True, False), ("00017_gray.png", True, False),
                                                ("children-alpha.png", False, True), ("0014.jpg", False, False)])
-def test_real_odd_files(shared_data, name, gray, alpha):
-    decoded = read_image(shared_data / "realworld_lq" / name, keep_alpha=True)
+def test_real_odd_files(samples, name, gray, alpha):
+    decoded = read_image(samples / "realworld_lq" / name, keep_alpha=True)
     assert decoded.grayscale == gray and (decoded.alpha is not None) == alpha
     assert decoded.pixels.ndim == 3 and decoded.pixels.shape[2] == 3
     assert decoded.pixels.min() >= 0.0 and decoded.pixels.max() <= 1.0

@@ -13,6 +13,7 @@ from translate.training.config import LoopConfig, build_config, read_toml
 from translate.training.gan import GanRecipe
 from translate.training.loop import CONFIG_FILE, train
 from translate.training.recipe import Recipe
+from translate.training.srgan import SrganRecipe
 
 
 def build_parser(recipe_cls: type[Recipe]) -> argparse.ArgumentParser:
@@ -77,3 +78,8 @@ def train_main(recipe_cls: type[Recipe], argv: Sequence[str] | None = None) -> i
 def main_gan(argv: Sequence[str] | None = None) -> int:
     """train-gan: unconditional and class-conditional GANs (see train/*digits*.toml)."""
     return train_main(GanRecipe, argv)
+
+
+def main_srgan(argv: Sequence[str] | None = None) -> int:
+    """train-srgan: SRResNet / SRGAN super-resolution (see train/srresnet-x4-bsd68.toml)."""
+    return train_main(SrganRecipe, argv)

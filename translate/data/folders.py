@@ -106,3 +106,51 @@ def open_image_source(source: str, image_size: int, channels: int) -> Dataset:
     if not path.is_dir():
         raise ConfigError(f"{source}: not a folder of images, a digits .csv(.gz) file, or 'digits'")
     return ImageFolder(path, image_size, channels)
+
+
+class SRPatches(Dataset):
+    """Random HR crops from a folder of HR images, with LR made on the fly by bicubic downscaling.
+
+    All HR images are decoded once and kept in memory as 8-bit arrays. Items: {"lr": (3, crop/scale,
+    crop/scale), "hr": (3, crop, crop)}, both in [0, 1]; the LR is rounded to 8 bits like benchmark LR
+    files. Each item draws its crop, flips and 90-degree turn from its own seed. One epoch is
+    `patches_per_image` items per image. Images smaller than the crop are upscaled to fit (with a note).
+    """
+
+    def __init__(self, root: str | Path, scale: int, crop: int, patches_per_image: int = 100) -> None:
+        from translate.data.resize import bicubic_resize
+
+        if crop % scale:
+            raise ConfigError(f"crop {crop} must be a multiple of scale {scale}")
+        self.files = list_images(root)
+        self.scale, self.crop, self.patches_per_image = scale, crop, patches_per_image
+        self.images: list[np.ndarray] = []
+        for path in self.files:
+            pixels = read_image(path).pixels
+            h, w = pixels.shape[:2]
+            if min(h, w) < crop:
+                factor = crop / min(h, w)
+                size = (max(crop, round(w * factor)), max(crop, round(h * factor)))
+                print(f"note: {path} is {w}x{h}, smaller than the {crop} crop; upscaled to {size[0]}x{size[1]}")
+                pixels = bicubic_resize(pixels, size)
+            self.images.append(np.round(pixels * 255).astype(np.uint8))
+
+    def __len__(self) -> int:
+        return len(self.images) * self.patches_per_image
+
+    def __getitem__(self, key: tuple[int, int]) -> dict:
+        from translate.data.resize import bicubic_resize
+
+        index, seed = key
+        rng = np.random.default_rng(seed)
+        image = self.images[index % len(self.images)]
+        h, w = image.shape[:2]
+        top, left = rng.integers(0, h - self.crop + 1), rng.integers(0, w - self.crop + 1)
+        hr = image[top:top + self.crop, left:left + self.crop]
+        if rng.random() < 0.5:
+            hr = hr[:, ::-1]
+        hr = np.rot90(hr, k=int(rng.integers(0, 4)))
+        hr = hr.astype(np.float32) / 255.0
+        small = self.crop // self.scale
+        lr = bicubic_resize(hr, (small, small))
+        return {"lr": to_tensor(lr, (0.0, 1.0)), "hr": to_tensor(hr, (0.0, 1.0))}

@@ -4,15 +4,18 @@ from torch import nn
 
 from translate.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from translate.nets.mlp import MLPDiscriminator, MLPGenerator
+from translate.nets.srresnet import SRDiscriminator, SRResNet
 
 GENERATORS = {
     "mlp": MLPGenerator,
     "dcgan": DCGANGenerator,
+    "srresnet": SRResNet,
 }
 
 DISCRIMINATORS = {
     "mlp": MLPDiscriminator,
     "dcgan": DCGANDiscriminator,
+    "srgan": SRDiscriminator,
 }
 
 

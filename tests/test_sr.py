@@ -1,0 +1,131 @@
+"""Super-resolution: networks, data, metrics, the Translator's tiling and evaluate-sr."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from translate.checkpoint import ModelSpec, save_model
+from translate.cli.evaluate import main_sr
+from translate.data.folders import SRPatches
+from translate.inference import Translator
+from translate.metrics import psnr, rgb_to_y, ssim
+from translate.nets import GENERATORS, MLPGenerator
+from translate.nets.srresnet import SRDiscriminator, SRResNet
+from translate.training.config import LoopConfig
+from translate.training.loop import train
+from translate.training.srgan import SrganConfig, SrganRecipe
+
+TINY = {"n_blocks": 1, "channels": 8}
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4, 8])
+def test_srresnet_scales_any_size(scale):
+    net = SRResNet(scale=scale, **TINY)
+    y = net(torch.rand(2, 3, 7, 5))
+    assert y.shape == (2, 3, 7 * scale, 5 * scale)
+    y.mean().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters())
+
+
+def test_discriminator_takes_any_crop():
+    d = SRDiscriminator(channels=8)
+    assert d(torch.rand(2, 3, 96, 96)).shape == (2,) and d(torch.rand(1, 3, 40, 56)).shape == (1,)
+
+
+def _hr_folder(tmp_path, sizes):
+    folder = tmp_path / "hr"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i, (w, h) in enumerate(sizes):
+        Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    return folder
+
+
+def test_sr_patches_are_seeded_and_sized(tmp_path, capsys):
+    data = SRPatches(_hr_folder(tmp_path, [(40, 30), (20, 12)]), scale=4, crop=24, patches_per_image=3)
+    assert len(data) == 6 and "upscaled" in capsys.readouterr().out  # the 20x12 image is below the crop
+    item = data[(1, 99)]
+    assert item["hr"].shape == (3, 24, 24) and item["lr"].shape == (3, 6, 6)
+    assert torch.equal(item["hr"], data[(1, 99)]["hr"]) and not torch.equal(item["hr"], data[(1, 98)]["hr"])
+    assert item["lr"].min() >= 0 and item["lr"].max() <= 1
+    assert torch.allclose(item["lr"] * 255, (item["lr"] * 255).round(), atol=1e-3)  # 8-bit levels
+
+
+def test_psnr_and_ssim_by_hand():
+    a = np.full((20, 20), 100.0)
+    assert psnr(a, a) == math.inf and ssim(a, a) == pytest.approx(1.0)
+    assert psnr(a, a + 5) == pytest.approx(10 * math.log10(255**2 / 25))
+    c1 = (0.01 * 255) ** 2
+    assert ssim(a, a + 5) == pytest.approx((2 * 100 * 105 + c1) / (100**2 + 105**2 + c1))
+    rng = np.random.default_rng(0)
+    noisy = a + rng.normal(0, 10, a.shape)
+    assert psnr(a, noisy, border=4) < psnr(a, a + 5)
+    assert rgb_to_y(np.ones((1, 1, 3)))[0, 0] == pytest.approx(235.0)
+    assert rgb_to_y(np.zeros((1, 1, 3)))[0, 0] == pytest.approx(16.0)
+
+
+def _sr_model(tmp_path, scale=4):
+    torch.manual_seed(0)
+    kwargs = {"scale": scale, **TINY}
+    spec = ModelSpec(task="super-resolution", arch="srresnet", arch_kwargs=kwargs, in_channels=3, out_channels=3,
+                     value_range=(0.0, 1.0), scale=scale)
+    return save_model(tmp_path / "sr.safetensors", GENERATORS["srresnet"](**kwargs), spec)
+
+
+def test_tiled_matches_untiled(tmp_path):
+    rng = np.random.default_rng(0)
+    image = rng.random((50, 70, 3), dtype=np.float32)
+    whole = Translator.from_file(_sr_model(tmp_path), device="cpu", tile=0)(image)
+    tiled = Translator.from_file(_sr_model(tmp_path), device="cpu", tile=40, tile_overlap=36)(image)
+    assert whole.shape == tiled.shape == (200, 280, 3)
+    assert np.abs(whole - tiled).max() < 1e-5  # overlap/4 = 9 px covers the 8-px receptive radius
+
+
+def test_bicubic_baseline_matches_published_set5(samples, capsys):
+    assert main_sr(["--sets", str(samples / "sr" / "Set5")]) == 0
+    row = capsys.readouterr().out.strip().splitlines()[-1].split()
+    assert row[0] == "Set5" and row[1] == "5"
+    assert abs(float(row[2]) - 28.42) < 0.3  # Ledig et al. 2017, Table 2
+
+
+def test_evaluate_sr_model_and_errors(tmp_path, samples, capsys):
+    model = _sr_model(tmp_path)
+    assert main_sr(["--model", str(model), "--sets", "Set5", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "model PSNR/SSIM" in out and "dB" in out
+    kwargs = {"latent_dim": 4, "image_size": 4, "channels": 1, "hidden": 8, "n_layers": 1}
+    gen = save_model(tmp_path / "gen.safetensors", MLPGenerator(**kwargs),
+                     ModelSpec(task="generation", arch="mlp", arch_kwargs=kwargs, in_channels=4, out_channels=1))
+    (tmp_path / "empty").mkdir()
+    for args, message in [
+        (["--model", str(gen)], "is a generation model; this needs a super-resolution model"),
+        (["--model", str(model), "--scale", "2"], "does not match"),
+        (["--scale", "5"], "--scale must be one of 2, 3, 4, 8"),
+        (["--sets", str(tmp_path / "empty")], "no images found"),
+    ]:
+        assert main_sr(args) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+
+
+def test_srgan_psnr_stage_learns(tmp_path):
+    folder = tmp_path / "hr"
+    folder.mkdir()
+    # smooth images are easy to upscale: the pixel loss must fall well below its start
+    yy, xx = np.indices((48, 48))
+    for i in range(2):
+        pixels = np.stack([xx * 5, yy * 5, (xx + yy) * 2 + 40 * i], axis=2).clip(0, 255).astype(np.uint8)
+        Image.fromarray(pixels).save(folder / f"{i}.png")
+    config = SrganConfig(data=str(folder), crop=16, n_blocks=1, channels=16, lr=2e-3)
+    loop = LoopConfig(out=str(tmp_path / "run"), steps=200, batch_size=4, workers=0, progress=False,
+                      tensorboard=False, log_every=10, sample_every=200)
+    recipe = train(SrganRecipe, config, loop)
+    import json
+
+    log = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["pixel"] < 0.5 * log[0]["pixel"], log
+    assert (tmp_path / "run" / "models" / "sr_x4.safetensors").is_file()
+    assert recipe.sample_grid().shape == (12, 3, 16, 16)

@@ -1,0 +1,78 @@
+"""Image quality measures.
+
+PSNR and SSIM follow the super-resolution convention: computed on the luma (Y) channel of ITU-R BT.601
+YCbCr (values 16..235), after cropping `border` pixels from every side.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def rgb_to_y(pixels: np.ndarray) -> np.ndarray:
+    """(H, W, 3) RGB in [0, 1] -> (H, W) BT.601 luma in [16, 235] (as MATLAB's rgb2ycbcr); grayscale passes."""
+    if pixels.ndim == 2:
+        return 16.0 + 219.0 * pixels.astype(np.float64)
+    return 16.0 + pixels.astype(np.float64) @ np.array([65.481, 128.553, 24.966])
+
+
+def _crop(a: np.ndarray, border: int) -> np.ndarray:
+    return a[border:-border, border:-border] if border > 0 else a
+
+
+def psnr(a: np.ndarray, b: np.ndarray, border: int = 0, peak: float = 255.0) -> float:
+    """PSNR in dB between two equal-shape arrays on a 0..peak scale; inf when identical."""
+    if a.shape != b.shape:
+        raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
+    mse = float(np.mean((_crop(a, border).astype(np.float64) - _crop(b, border).astype(np.float64)) ** 2))
+    return math.inf if mse == 0 else 10.0 * math.log10(peak * peak / mse)
+
+
+def ssim(a: np.ndarray, b: np.ndarray, border: int = 0, peak: float = 255.0) -> float:
+    """Mean SSIM of two (H, W) arrays (Wang et al. 2004): 11x11 Gaussian window with sigma 1.5, K1 0.01,
+    K2 0.03, over the positions where the window fits (as the reference MATLAB code)."""
+    if a.shape != b.shape or a.ndim != 2:
+        raise ValueError(f"ssim needs two equal (H, W) arrays, got {a.shape} and {b.shape}")
+    x = torch.from_numpy(_crop(a, border).astype(np.float64))[None, None]
+    y = torch.from_numpy(_crop(b, border).astype(np.float64))[None, None]
+    coords = torch.arange(11, dtype=torch.float64) - 5
+    g = torch.exp(-(coords**2) / (2 * 1.5**2))
+    window = (g[:, None] * g[None, :] / g.sum() ** 2)[None, None]
+    mu_x, mu_y = F.conv2d(x, window), F.conv2d(y, window)
+    sxx = F.conv2d(x * x, window) - mu_x**2
+    syy = F.conv2d(y * y, window) - mu_y**2
+    sxy = F.conv2d(x * y, window) - mu_x * mu_y
+    c1, c2 = (0.01 * peak) ** 2, (0.03 * peak) ** 2
+    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2))
+    return float(ssim_map.mean())
+
+
+def evaluate_sr_folder(folder: str, scale: int, upscale=None) -> dict[str, float]:
+    """Mean Y-PSNR/SSIM of bicubic and (if given) `upscale` on every HR image of `folder`.
+
+    HR is cropped to a multiple of `scale`, LR made by bicubic downscaling (8-bit, as benchmark files),
+    `scale` border pixels ignored. `upscale`: (h, w, 3) LR pixels in [0, 1] -> (h*scale, w*scale, 3).
+    Returns {"images", "bicubic_psnr", "bicubic_ssim"[, "model_psnr", "model_ssim"]}.
+    """
+    from translate.data.io import list_images, read_image
+    from translate.data.resize import bicubic_resize, mod_crop
+
+    sums: dict[str, float] = {}
+    files = list_images(folder)
+    for path in files:
+        hr = mod_crop(read_image(path).pixels, scale)
+        h, w = hr.shape[:2]
+        lr = bicubic_resize(hr, (w // scale, h // scale))
+        outputs = {"bicubic": bicubic_resize(lr, (w, h))}
+        if upscale is not None:
+            outputs["model"] = np.round(np.clip(upscale(lr), 0, 1) * 255) / 255
+        y_hr = rgb_to_y(hr)
+        for name, out in outputs.items():
+            y = rgb_to_y(out)
+            sums[f"{name}_psnr"] = sums.get(f"{name}_psnr", 0.0) + psnr(y_hr, y, border=scale)
+            sums[f"{name}_ssim"] = sums.get(f"{name}_ssim", 0.0) + ssim(y_hr, y, border=scale)
+    return {"images": len(files), **{k: v / len(files) for k, v in sums.items()}}
