@@ -10,6 +10,7 @@ from pathlib import Path
 from translate.cli.common import ArgumentParser, add_dataclass_flags, given_flags, parse, run_cli
 from translate.errors import ConfigError
 from translate.training.config import LoopConfig, build_config, read_toml
+from translate.training.cyclegan import CycleganRecipe
 from translate.training.gan import GanRecipe
 from translate.training.loop import CONFIG_FILE, train
 from translate.training.recipe import Recipe
@@ -83,3 +84,8 @@ def main_gan(argv: Sequence[str] | None = None) -> int:
 def main_srgan(argv: Sequence[str] | None = None) -> int:
     """train-srgan: SRResNet / SRGAN super-resolution (see train/srresnet-x4-bsd68.toml)."""
     return train_main(SrganRecipe, argv)
+
+
+def main_cyclegan(argv: Sequence[str] | None = None) -> int:
+    """train-cyclegan: unpaired translation, e.g. --domainA photos --domainB vangogh."""
+    return train_main(CycleganRecipe, argv)

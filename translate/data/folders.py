@@ -154,3 +154,86 @@ class SRPatches(Dataset):
         small = self.crop // self.scale
         lr = bicubic_resize(hr, (small, small))
         return {"lr": to_tensor(lr, (0.0, 1.0)), "hr": to_tensor(hr, (0.0, 1.0))}
+
+
+def to_pil(pixels: np.ndarray):
+    """Float pixels in [0, 1] -> an 8-bit Pillow image (for fast resizing and cropping)."""
+    from PIL import Image
+
+    return Image.fromarray(np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8))
+
+
+class Domain:
+    """The images of one translation domain, decoded lazily and kept in memory when the set is small.
+
+    A file that cannot be decoded is skipped with a warning naming it; if more than `max_bad` of the
+    files are bad, training stops with an error instead of quietly learning from what is left.
+    """
+
+    CACHE_LIMIT = 256  # files; larger sets are decoded on every access
+
+    def __init__(self, root: str | Path, max_bad: float = 0.1) -> None:
+        self.root = Path(root)
+        self.name = self.root.name
+        self.files = list_images(self.root)
+        self.max_bad = max_bad
+        self.bad: set[int] = set()
+        self.cache: dict[int, object] = {}
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def image(self, index: int, rng: np.random.Generator | None = None):
+        """The Pillow RGB image of file `index`, or of another file when that one is bad."""
+        from translate.errors import ImageError
+
+        for _ in range(len(self.files)):
+            if index not in self.bad:
+                if index in self.cache:
+                    return self.cache[index]
+                try:
+                    image = to_pil(read_image(self.files[index]).pixels)
+                except ImageError as err:
+                    self.bad.add(index)
+                    print(f"warning: skipping {err}", flush=True)
+                    if len(self.bad) > self.max_bad * len(self.files):
+                        raise ConfigError(
+                            f"{self.root}: {len(self.bad)} of {len(self.files)} images are unreadable "
+                            f"(more than {self.max_bad:.0%}); fix or remove them"
+                        ) from None
+                    continue
+                if len(self.files) <= self.CACHE_LIMIT:
+                    self.cache[index] = image
+                return image
+            index = int(rng.integers(len(self.files))) if rng is not None else (index + 1) % len(self.files)
+        raise ConfigError(f"{self.root}: no readable images")
+
+
+class UnalignedPairs(Dataset):
+    """Items {"A": (3, crop, crop), "B": (3, crop, crop)} in [-1, 1] from two unpaired domains.
+
+    A cycles through domain A; B is a random image of domain B (unaligned, as CycleGAN). An epoch has
+    max(len A, len B, min_items) items, so a domain of one painting still yields varied random views.
+    """
+
+    def __init__(self, domain_a: Domain, domain_b: Domain, crop: int, load_size: int, scale_jitter: float = 1.0,
+                 flip: bool = True, min_items: int = 200) -> None:
+        if load_size < crop:
+            raise ConfigError(f"load_size {load_size} must be at least the crop {crop}")
+        self.a, self.b = domain_a, domain_b
+        self.crop, self.load_size, self.scale_jitter, self.flip = crop, load_size, scale_jitter, flip
+        self.length = max(len(domain_a), len(domain_b), min_items)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, key: tuple[int, int]) -> dict:
+        from translate.data.augment import random_view
+
+        index, seed = key
+        rng = np.random.default_rng(seed)
+        views = {}
+        for name, domain, i in (("A", self.a, index % len(self.a)), ("B", self.b, int(rng.integers(len(self.b))))):
+            view = random_view(domain.image(i, rng), rng, self.crop, self.load_size, self.scale_jitter, self.flip)
+            views[name] = to_tensor(view, (-1.0, 1.0))
+        return views

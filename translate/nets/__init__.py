@@ -4,18 +4,23 @@ from torch import nn
 
 from translate.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from translate.nets.mlp import MLPDiscriminator, MLPGenerator
+from translate.nets.patchgan import PatchDiscriminator, PixelDiscriminator
+from translate.nets.resnet import ResnetGenerator
 from translate.nets.srresnet import SRDiscriminator, SRResNet
 
 GENERATORS = {
     "mlp": MLPGenerator,
     "dcgan": DCGANGenerator,
     "srresnet": SRResNet,
+    "resnet": ResnetGenerator,
 }
 
 DISCRIMINATORS = {
     "mlp": MLPDiscriminator,
     "dcgan": DCGANDiscriminator,
     "srgan": SRDiscriminator,
+    "patch": PatchDiscriminator,
+    "pixel": PixelDiscriminator,
 }
 
 

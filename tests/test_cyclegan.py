@@ -1,0 +1,144 @@
+"""CycleGAN: networks, image pool, data, training steps, resume and bad input."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from translate.checkpoint import load_model, load_state
+from translate.cli.train import main_cyclegan
+from translate.nets import DISCRIMINATORS, GENERATORS
+from translate.training.config import LoopConfig
+from translate.training.cyclegan import CycleganConfig, CycleganRecipe, ImagePool
+from translate.training.loop import train
+
+
+@pytest.mark.parametrize("upsample", ["transpose", "resize"])
+@pytest.mark.parametrize("norm", ["instance", "batch", "none"])
+def test_resnet_generator_any_multiple_of_4(upsample, norm):
+    g = GENERATORS["resnet"](ngf=4, n_blocks=1, norm=norm, upsample=upsample)
+    for h, w in [(8, 8), (12, 20), (36, 8)]:  # instance norm needs > 1 pixel at 1/4 scale
+        y = g(torch.rand(2, 3, h, w) * 2 - 1)
+        assert y.shape == (2, 3, h, w) and y.abs().max() <= 1
+    y.mean().backward()
+    for name, p in g.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+
+
+@pytest.mark.parametrize("kind, shape", [("patch", (1, 1, 6, 6)), ("pixel", (1, 1, 64, 64))])
+def test_discriminators(kind, shape):
+    d = DISCRIMINATORS[kind](ndf=4)
+    assert d(torch.rand(1, 3, 64, 64)).shape == shape
+
+
+def test_image_pool_returns_stored_images_half_the_time_once_full():
+    torch.manual_seed(0)
+    pool = ImagePool(4)
+    first = torch.arange(4.0).view(4, 1, 1, 1)
+    assert torch.equal(pool.query(first), first)  # filling: returned as they are
+    swapped = 0
+    for i in range(400):
+        new = torch.full((1, 1, 1, 1), 100.0 + i)
+        out = pool.query(new)
+        swapped += int(out.item() != new.item())
+        assert len(pool.images) == 4
+    assert 150 < swapped < 250  # p = 1/2
+    assert torch.equal(ImagePool(0).query(first), first)
+
+
+def _domains(tmp_path, bad=False):
+    rng = np.random.default_rng(0)
+    for name, count in (("photos", 12 if bad else 3), ("paintings", 1)):  # 1 bad in 13 is under the 10% limit
+        (tmp_path / name).mkdir()
+        for i in range(count):
+            size = (40 + 8 * i, 24) if name == "photos" else (60, 50)
+            Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)).save(
+                tmp_path / name / f"{i}.png")
+    if bad:
+        (tmp_path / "photos" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    return str(tmp_path / "photos"), str(tmp_path / "paintings")
+
+
+def _config(a, b, **changes):
+    values = dict(domainA=a, domainB=b, crop=32, load_size=40, scale_jitter=1.5, ngf=4, n_blocks=1, ndf=4,
+                  upsample="resize", min_items=8, pool_size=3)
+    values.update(changes)
+    return CycleganConfig(**values)
+
+
+def _loop(out, **changes):
+    values = dict(out=str(out), steps=6, batch_size=2, workers=0, progress=False, tensorboard=False, log_every=1,
+                  sample_every=6, checkpoint_every=100)
+    values.update(changes)
+    return LoopConfig(**values)
+
+
+def test_trains_and_saves_both_directions(tmp_path):
+    a, b = _domains(tmp_path)
+    recipe = train(CycleganRecipe, _config(a, b), _loop(tmp_path / "run"))
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert all(np.isfinite([r["g_adv"], r["cycle"], r["identity"], r["d_A"], r["d_B"]]).all() for r in log)
+    assert log[-1]["cycle"] != log[0]["cycle"]
+    for stem, domains in (("G_A2B", ("photos", "paintings")), ("G_B2A", ("paintings", "photos"))):
+        net, spec = load_model(tmp_path / "run" / "models" / f"{stem}.safetensors", task="translation")
+        assert spec.domains == domains and spec.size_multiple == 4
+        x = torch.rand(1, 3, 8, 12) * 2 - 1
+        assert torch.equal(net(x), recipe.nets[stem].eval()(x))
+    assert recipe.sample_grid().shape == (6, 3, 32, 32)
+    assert (tmp_path / "run" / "samples" / "step_0000006.png").is_file()
+
+
+def test_resume_continues_exactly_with_pools(tmp_path):
+    a, b = _domains(tmp_path)
+    train(CycleganRecipe, _config(a, b), _loop(tmp_path / "straight"))
+    train(CycleganRecipe, _config(a, b), _loop(tmp_path / "split", steps=3))
+    train(CycleganRecipe, _config(a, b), _loop(tmp_path / "split"), resume=True)
+    one, two = (load_state(tmp_path / run / "checkpoint.safetensors") for run in ("straight", "split"))
+    for name in one["nets"]:
+        for key in one["nets"][name]:
+            assert torch.equal(one["nets"][name][key], two["nets"][name][key]), (name, key)
+    assert len(one["recipe_state"]["A"]) == 3
+    for x, y in zip(one["recipe_state"]["A"], two["recipe_state"]["A"]):
+        assert torch.equal(x, y)
+
+
+def test_corrupt_file_among_good_ones_is_skipped(tmp_path, capsys):
+    a, b = _domains(tmp_path, bad=True)
+    train(CycleganRecipe, _config(a, b, min_items=16), _loop(tmp_path / "run", steps=8))
+    assert "warning: skipping" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--domainA", "{tmp}/nope", "--domainB", "{b}"], "no such folder; pass a folder of images"),
+    (["--dataroot", "{tmp}/horse2zebra"], "translate-datasets horse2zebra"),
+    (["--domainA", "{tmp}/empty", "--domainB", "{b}"], "no images found"),
+    (["--domainA", "{tmp}/allbad", "--domainB", "{b}"], "are unreadable"),
+    (["--domainA", "{a}", "--domainB", "{b}", "--norm", "group"], "invalid choice: 'group'"),
+    (["--domainA", "{a}", "--domainB", "{b}", "--crop", "64", "--load-size", "32"], "must be at least the crop"),
+    (["--domainA", "{a}"], "give --domainA and --domainB"),
+])
+def test_bad_input_is_one_line(tmp_path, capsys, args, message):
+    a, b = _domains(tmp_path)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "allbad").mkdir()
+    (tmp_path / "allbad" / "x.png").write_bytes(b"garbage")
+    args = [x.format(tmp=tmp_path, a=a, b=b) for x in args]
+    defaults = ["--out", str(tmp_path / "run"), "--steps", "2", "--workers", "0", "--crop", "32", "--load-size",
+                "40", "--ngf", "4", "--n-blocks", "1", "--ndf", "4"]
+    try:
+        code = main_cyclegan([*defaults, *args])  # later flags win, so the case's own values apply
+    except SystemExit as exit_:
+        code = exit_.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+
+
+def test_resume_from_another_recipe_is_refused(tmp_path, capsys):
+    a, b = _domains(tmp_path)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text(json.dumps({"recipe": "gan", "loop": {}, "gan": {}}))
+    assert main_cyclegan(["--resume", str(tmp_path / "run")]) == 2
+    assert "trained by recipe 'gan', not 'cyclegan'" in capsys.readouterr().err

@@ -1,0 +1,208 @@
+"""The CycleGAN recipe (Zhu et al. 2017): two generators and two PatchGAN discriminators trained on unpaired
+domains with adversarial, cycle-consistency and identity losses, discriminators fed from image pools."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from translate.checkpoint import ModelSpec
+from translate.data.augment import centre_view
+from translate.data.convert import to_tensor
+from translate.data.folders import Domain, UnalignedPairs
+from translate.errors import ConfigError
+from translate.losses import ADVERSARIAL_LOSSES, adversarial_loss
+from translate.nets import DISCRIMINATORS, GENERATORS
+from translate.nets.layers import NORMS
+from translate.nets.resnet import UPSAMPLES
+from translate.training.config import check_choice, option
+from translate.training.recipe import Recipe, TrainContext
+
+
+class ImagePool:
+    """A history of generated images (Shrivastava et al. 2017) that the discriminators also learn from.
+
+    Until `size` images are stored each query image is stored and returned. Once full, each query image is,
+    with probability 1/2, swapped for a random stored one (which is returned; the new image takes its
+    place), otherwise returned as is. size 0 disables the pool.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.images: list[torch.Tensor] = []
+
+    def query(self, images: torch.Tensor) -> torch.Tensor:
+        if self.size == 0:
+            return images
+        out = []
+        for image in images.detach():
+            if len(self.images) < self.size:
+                self.images.append(image.clone())
+                out.append(image)
+            elif torch.rand(()) < 0.5:
+                i = int(torch.randint(len(self.images), ()))
+                out.append(self.images[i].clone())
+                self.images[i] = image.clone()
+            else:
+                out.append(image)
+        return torch.stack(out)
+
+
+@dataclass(frozen=True)
+class CycleganConfig:
+    domainA: str | None = option(None, "folder of domain A images (searched recursively), e.g. photos")  # noqa: N815
+    domainB: str | None = option(None, "folder of domain B images, e.g. vangogh")  # noqa: N815
+    dataroot: str | None = option(None, "alternatively a folder with trainA/ and trainB/ (the public sets)")
+    crop: int = option(256, "training crop size (a multiple of 4)")
+    load_size: int = option(286, "shorter side before cropping")
+    scale_jitter: float = option(1.0, "scale the shorter side by up to this factor more (single-image domains)")
+    flip: bool = option(True, "random horizontal flips")
+    min_items: int = option(200, "at least this many items per epoch (tiny domains)")
+    ngf: int = option(64, "generator base channels")
+    n_blocks: int = option(9, "generator residual blocks (6 for 128 crops, 9 for 256 in the paper)")
+    norm: str = option("instance", "normalisation: instance, batch, layer or none", choices=NORMS)
+    upsample: str = option("transpose", "generator upsampling: transpose (reference) or resize (no checkerboard)",
+                           choices=UPSAMPLES)
+    ndf: int = option(64, "discriminator base channels")
+    d_layers: int = option(3, "PatchGAN layers (3: 70x70 patches)")
+    discriminator: str = option("patch", "patch or pixel", choices=("patch", "pixel"))
+    spectral_norm: bool = option(False, "spectral norm in the discriminators")
+    gan_loss: str = option("lsgan", "adversarial objective", choices=tuple(ADVERSARIAL_LOSSES))
+    lambda_cycle: float = option(10.0, "weight of the cycle-consistency L1 loss")
+    lambda_identity: float = option(0.5, "identity loss weight, as a fraction of lambda_cycle")
+    pool_size: int = option(50, "generated images kept for the discriminators (0 = off)")
+    lr: float = option(2e-4, "Adam learning rate of generators and discriminators")
+    beta1: float = option(0.5, "Adam beta1")
+    beta2: float = option(0.999, "Adam beta2")
+
+    def __post_init__(self) -> None:
+        check_choice("norm", self.norm, NORMS)
+        check_choice("upsample", self.upsample, UPSAMPLES)
+        check_choice("gan_loss", self.gan_loss, tuple(ADVERSARIAL_LOSSES))
+        if self.gan_loss == "wgan_gp":
+            raise ConfigError("gan_loss wgan_gp is for train-gan; CycleGAN uses lsgan, non_saturating or hinge")
+        if self.crop % 4:
+            raise ConfigError(f"crop must be a multiple of 4, got {self.crop}")
+
+    def domain_folders(self) -> tuple[Path, Path]:
+        if self.dataroot:
+            if self.domainA or self.domainB:
+                raise ConfigError("give --dataroot or --domainA/--domainB, not both")
+            return Path(self.dataroot) / "trainA", Path(self.dataroot) / "trainB"
+        if not (self.domainA and self.domainB):
+            raise ConfigError("give --domainA and --domainB (image folders), or --dataroot with trainA/ and trainB/")
+        return Path(self.domainA), Path(self.domainB)
+
+
+def _check_folder(path: Path) -> None:
+    if not path.is_dir():
+        hint = (f"; the public set can be fetched with: translate-datasets {path.parent.name}"
+                if path.name in ("trainA", "trainB") else "; pass a folder of images")
+        raise ConfigError(f"{path}: no such folder{hint}")
+
+
+class CycleganRecipe(Recipe):
+    name = "cyclegan"
+    config_class = CycleganConfig
+
+    def __init__(self, config: CycleganConfig, ctx: TrainContext) -> None:
+        super().__init__(config, ctx)
+        folder_a, folder_b = config.domain_folders()
+        for folder in (folder_a, folder_b):
+            _check_folder(folder)
+        self.domain_a, self.domain_b = Domain(folder_a), Domain(folder_b)
+        if config.dataroot:  # trainA/trainB say nothing; the set's name ("horse2zebra") is better
+            left, _, right = Path(config.dataroot).name.partition("2")
+            self.names = (left or "A", right or "B")
+        else:
+            self.names = (self.domain_a.name, self.domain_b.name)
+        self.data = UnalignedPairs(self.domain_a, self.domain_b, config.crop, config.load_size, config.scale_jitter,
+                                   config.flip, config.min_items)
+        self.g_kwargs = {"ngf": config.ngf, "n_blocks": config.n_blocks, "norm": config.norm,
+                         "upsample": config.upsample}
+        if config.discriminator == "patch":
+            d_kwargs = {"ndf": config.ndf, "n_layers": config.d_layers, "norm": config.norm,
+                        "spectral_norm": config.spectral_norm}
+        else:
+            d_kwargs = {"ndf": config.ndf, "norm": config.norm, "spectral_norm": config.spectral_norm}
+        dev = ctx.device
+        self.nets = {"G_A2B": GENERATORS["resnet"](**self.g_kwargs).to(dev),
+                     "G_B2A": GENERATORS["resnet"](**self.g_kwargs).to(dev),
+                     "D_A": DISCRIMINATORS[config.discriminator](**d_kwargs).to(dev),
+                     "D_B": DISCRIMINATORS[config.discriminator](**d_kwargs).to(dev)}
+        betas = (config.beta1, config.beta2)
+        self.optimizers = {
+            "G": torch.optim.Adam([*self.nets["G_A2B"].parameters(), *self.nets["G_B2A"].parameters()],
+                                  lr=config.lr, betas=betas),
+            "D": torch.optim.Adam([*self.nets["D_A"].parameters(), *self.nets["D_B"].parameters()],
+                                  lr=config.lr, betas=betas),
+        }
+        self.loss = adversarial_loss(config.gan_loss)
+        self.pools = {"A": ImagePool(config.pool_size), "B": ImagePool(config.pool_size)}
+
+    def dataset(self) -> Dataset:
+        return self.data
+
+    def step(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
+        c, ctx, n = self.config, self.ctx, self.train_nets
+        real_a, real_b = batch["A"], batch["B"]
+        with contextlib.ExitStack() as frozen:
+            frozen.enter_context(ctx.frozen(n["D_A"]))
+            frozen.enter_context(ctx.frozen(n["D_B"]))
+            with ctx.autocast():
+                fake_b, fake_a = n["G_A2B"](real_a), n["G_B2A"](real_b)
+                rec_a, rec_b = n["G_B2A"](fake_b), n["G_A2B"](fake_a)
+                adv = self.loss.g(n["D_B"](fake_b).float()) + self.loss.g(n["D_A"](fake_a).float())
+                cycle = F.l1_loss(rec_a.float(), real_a) + F.l1_loss(rec_b.float(), real_b)
+                loss_g = adv + c.lambda_cycle * cycle
+                losses = {"g_adv": adv.detach(), "cycle": cycle.detach()}
+                if c.lambda_identity > 0:
+                    identity = (F.l1_loss(n["G_A2B"](real_b).float(), real_b)
+                                + F.l1_loss(n["G_B2A"](real_a).float(), real_a))
+                    loss_g = loss_g + c.lambda_cycle * c.lambda_identity * identity
+                    losses["identity"] = identity.detach()
+            ctx.backward_step(loss_g, "G")
+
+        pooled_a, pooled_b = self.pools["A"].query(fake_a), self.pools["B"].query(fake_b)
+        with ctx.autocast():
+            d_a = self.loss.d(n["D_A"](real_a).float(), n["D_A"](pooled_a).float())
+            d_b = self.loss.d(n["D_B"](real_b).float(), n["D_B"](pooled_b).float())
+            loss_d = 0.5 * (d_a + d_b)  # halved so D learns slower than G, as the paper does
+        ctx.backward_step(loss_d, "D")
+        return {**losses, "d_A": d_a.detach(), "d_B": d_b.detach()}
+
+    def _fixed_views(self) -> tuple[torch.Tensor, torch.Tensor]:
+        views = []
+        for domain in (self.domain_a, self.domain_b):
+            pixels = centre_view(domain.image(0), self.config.crop, self.config.load_size)
+            views.append(to_tensor(pixels, (-1.0, 1.0))[None].to(self.ctx.device))
+        return views[0], views[1]
+
+    def sample_grid(self) -> torch.Tensor:
+        """Rows: A, A->B, A->B->A, then B, B->A, B->A->B."""
+        a, b = self._fixed_views()
+        g_ab, g_ba = self.eval_net("G_A2B").eval(), self.eval_net("G_B2A").eval()
+        fake_b, fake_a = g_ab(a), g_ba(b)
+        images = torch.cat([a, fake_b, g_ba(fake_b), b, fake_a, g_ab(fake_a)])
+        return (images.float() + 1) / 2
+
+    def model_files(self) -> dict:
+        a, b = self.names
+        files = {}
+        for stem, domains in (("G_A2B", (a, b)), ("G_B2A", (b, a))):
+            spec = ModelSpec(task="translation", arch="resnet", arch_kwargs=self.g_kwargs, in_channels=3,
+                             out_channels=3, size_multiple=4, domains=domains)
+            files[stem] = (self.eval_net(stem), spec)
+        return files
+
+    def state_dict(self) -> dict:
+        return {name: pool.images for name, pool in self.pools.items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        for name, pool in self.pools.items():
+            pool.images = [t.to(self.ctx.device) for t in state.get(name, [])]
