@@ -179,6 +179,9 @@ class Domain:
         self.max_bad = max_bad
         self.bad: set[int] = set()
         self.cache: dict[int, object] = {}
+        if len(self.files) <= self.CACHE_LIMIT:  # small sets: decode now, so bad files surface before training
+            for i in range(len(self.files)):
+                self.image(i)
 
     def __len__(self) -> int:
         return len(self.files)
