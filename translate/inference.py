@@ -1,76 +1,143 @@
-"""The Translator: the one place that turns an image into a model's output.
+"""The Translator: the one place that turns an image into a model's output (CLI, app, evaluation, benchmarks).
 
-It pads inputs to the network's size multiple (reflection), runs large images in overlapping tiles
-blended with a smooth window, and crops the result back, so any size works.
+It reads a model file (.safetensors, run by PyTorch) or an exported .onnx file (run by onnxruntime) and:
+pads inputs to the network's size multiple (reflection) and crops back, so any size works; runs large
+images in overlapping tiles blended so no seam shows; keeps grayscale images gray and transparent images
+transparent; and returns float pixels in [0, 1].
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from translate.checkpoint import ModelSpec, load_model
 from translate.data.convert import to_pixels, to_tensor
+from translate.data.io import DecodedImage
+from translate.data.resize import bicubic_resize
+from translate.errors import ConfigError
 from translate.training.loop import pick_device
+
+IMAGE_TASKS = ("translation", "super-resolution")
+
+
+def recommended_tile(spec: ModelSpec) -> int:
+    """Input tile side for large images: bounded memory, big enough that overlaps are a small share."""
+    return 256 if spec.scale > 1 else 512
+
+
+def recommended_overlap(spec: ModelSpec) -> int:
+    """Input pixels shared by neighbouring tiles. The first quarter of an overlap is ignored (see _window),
+    so this covers the effective receptive field of our generators at that quarter."""
+    return 32 if spec.scale > 1 else 64
+
+
+@dataclass(frozen=True)
+class Output:
+    """pixels: (H, W, 3) or (H, W) for grayscale inputs, float32 in [0, 1]; alpha: (H, W) or None."""
+
+    pixels: np.ndarray
+    alpha: np.ndarray | None
 
 
 class Translator:
-    """Runs an image-to-image model (translation or super-resolution) on pixel arrays.
+    """Runs an image-to-image model on pixel arrays.
 
-    tile: largest input side processed in one piece (0 = never tile); tile_overlap: input pixels
-    shared by neighbouring tiles, where their outputs are cross-faded.
+    net: a torch module or anything callable the same way (an onnxruntime session wrapper).
+    tile: largest input side processed in one piece (0 = never tile); tile_overlap: input pixels shared by
+    neighbouring tiles. half: run a torch model in float16 (CUDA).
     """
 
-    def __init__(self, net: nn.Module, spec: ModelSpec, device: torch.device, tile: int = 512,
-                 tile_overlap: int = 32) -> None:
-        if spec.task not in ("translation", "super-resolution"):
-            raise ValueError(f"a Translator needs an image-to-image model, not a {spec.task} model")
-        self.net, self.spec, self.device = net.to(device).eval(), spec, device
-        self.tile, self.tile_overlap = tile, tile_overlap
+    def __init__(self, net: Callable[[torch.Tensor], torch.Tensor], spec: ModelSpec, device: torch.device,
+                 tile: int | None = None, tile_overlap: int | None = None, half: bool = False,
+                 backend: str = "torch") -> None:
+        if spec.task not in IMAGE_TASKS:
+            raise ConfigError(f"a {spec.task} model does not translate images; use a translation or "
+                              "super-resolution model")
+        self.net, self.spec, self.device, self.backend = net, spec, device, backend
+        self.tile = recommended_tile(spec) if tile is None else tile
+        self.tile_overlap = recommended_overlap(spec) if tile_overlap is None else tile_overlap
+        if self.tile and not 0 <= self.tile_overlap < self.tile:
+            raise ConfigError(f"--tile-overlap must be in [0, tile), got {self.tile_overlap} with tile {self.tile}")
+        self.dtype = torch.float16 if half else torch.float32
+        if isinstance(net, torch.nn.Module):
+            net.to(device=device, dtype=self.dtype).eval()
 
     @classmethod
-    def from_file(cls, path: str | Path, device: str = "auto", tile: int = 512, tile_overlap: int = 32,
-                  task: str | tuple[str, ...] = ("translation", "super-resolution")) -> Translator:
+    def from_file(cls, path: str | Path, device: str = "auto", tile: int | None = None,
+                  tile_overlap: int | None = None, half: bool = False, provider: str = "auto",
+                  task: str | tuple[str, ...] = IMAGE_TASKS) -> Translator:
+        """A Translator for a .safetensors model file (PyTorch) or an .onnx export (onnxruntime)."""
+        path = Path(path)
+        if path.suffix.lower() == ".onnx":
+            from translate.onnx import OnnxNet, read_spec, session
+
+            if half:
+                raise ConfigError("--half applies to PyTorch models; export with export-onnx --fp16 instead")
+            sess = session(path, provider=provider)
+            spec = read_spec(sess, path)
+            wanted = (task,) if isinstance(task, str) else task
+            if spec.task not in wanted:
+                raise ConfigError(f"{path}: is a {spec.task} model; this needs a {' or '.join(wanted)} model")
+            return cls(OnnxNet(sess), spec, torch.device("cpu"), tile, tile_overlap, backend="onnx")
         dev = pick_device(device)
+        if half and dev.type != "cuda":
+            raise ConfigError("--half needs a CUDA device (float16 on the CPU is slow and inexact)")
         net, spec = load_model(path, task=task, device=dev)
-        return cls(net, spec, dev, tile, tile_overlap)
+        return cls(net, spec, dev, tile, tile_overlap, half)
 
     @torch.inference_mode()
     def __call__(self, pixels: np.ndarray) -> np.ndarray:
         """(H, W, C) float pixels in [0, 1] -> (H*scale, W*scale, C) float pixels in [0, 1]."""
-        x = to_tensor(pixels, self.spec.value_range)[None].to(self.device)
-        y = self._run_tiled(x) if self.tile and max(x.shape[2:]) > self.tile else self._run_padded(x)
+        x = to_tensor(pixels, self.spec.value_range)[None].to(self.device, self.dtype)
+        big = self.tile and max(x.shape[2:]) > self.tile
+        y = self._run_tiled(x) if big else self._run_padded(x)
         return to_pixels(y[0], self.spec.value_range)
+
+    def image(self, decoded: DecodedImage) -> Output:
+        """Translate a decoded image, keeping its look: a grayscale input gives a grayscale output; alpha
+        is upscaled (super-resolution) or passed through (translation)."""
+        out = self(decoded.pixels)
+        if decoded.grayscale:
+            out = out @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        alpha = decoded.alpha
+        if alpha is not None and self.spec.scale > 1:
+            alpha = bicubic_resize(alpha, (out.shape[1], out.shape[0]), quantize=False)
+        return Output(out, alpha)
 
     def _run_padded(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[2:]
         m = self.spec.size_multiple
-        pad_h, pad_w = (-h) % m, (-w) % m
+        # at least two multiples: a downsampling net's bottleneck must keep more than one pixel (instance norm)
+        least = 2 * m if m > 1 else 1
+        pad_h, pad_w = max((-h) % m, least - h), max((-w) % m, least - w)
         if pad_h or pad_w:
-            mode = "reflect" if pad_h < h and pad_w < w else "replicate"
+            mode = "reflect" if pad_h < h and pad_w < w else "replicate"  # reflection needs pad < size
             x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
         y = self.net(x).float()
         s = self.spec.scale
         return y[:, :, : h * s, : w * s]
 
     def _run_tiled(self, x: torch.Tensor) -> torch.Tensor:
-        _, c, h, w = x.shape
+        _, _, h, w = x.shape
         s, overlap = self.spec.scale, self.tile_overlap
         step = self.tile - overlap
         out = torch.zeros(1, self.spec.out_channels, h * s, w * s, device=x.device)
         weight = torch.zeros(1, 1, h * s, w * s, device=x.device)
         for top in _starts(h, self.tile, step):
             for left in _starts(w, self.tile, step):
-                patch = x[:, :, top:top + self.tile, left:left + self.tile]
-                y = self._run_padded(patch)
+                y = self._run_padded(x[:, :, top:top + self.tile, left:left + self.tile]).to(out.device)
                 inner = (top > 0, top + self.tile < h, left > 0, left + self.tile < w)
                 window = _window(y.shape[2], y.shape[3], overlap * s, inner, y.device)
-                out[:, :, top * s:top * s + y.shape[2], left * s:left * s + y.shape[3]] += y * window
-                weight[:, :, top * s:top * s + y.shape[2], left * s:left * s + y.shape[3]] += window
+                region = (slice(None), slice(None), slice(top * s, top * s + y.shape[2]),
+                          slice(left * s, left * s + y.shape[3]))
+                out[region] += y * window
+                weight[region] += window
         return out / weight
 
 
@@ -78,8 +145,7 @@ def _starts(length: int, tile: int, step: int) -> list[int]:
     """Tile origins covering [0, length): regular steps, the last one flush with the end."""
     if length <= tile:
         return [0]
-    starts = list(range(0, length - tile, step))
-    return starts + [length - tile]
+    return [*range(0, length - tile, step), length - tile]
 
 
 def _window(h: int, w: int, overlap: int, inner: tuple[bool, bool, bool, bool], device: torch.device) -> torch.Tensor:

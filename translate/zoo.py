@@ -36,3 +36,35 @@ def list_models(folder: str | Path | None = None) -> tuple[list[ModelEntry], lis
         except ModelFileError as err:
             problems.append(str(err))
     return entries, problems
+
+
+DIRECTIONS = ("AtoB", "BtoA")
+
+
+def resolve_model(name: str, direction: str = "AtoB", folder: str | Path | None = None) -> Path:
+    """A model file from a path, a folder holding G_A2B/G_B2A (a run's models/), or a short name.
+
+    A short name is looked up in `folder` (default: the bundled models): NAME.safetensors, or for a pair of
+    translators NAME_A2B / NAME_B2A (picked by `direction`).
+    """
+    if direction not in DIRECTIONS:
+        raise ModelFileError(f"--direction must be AtoB or BtoA, got {direction!r}")
+    suffix = "A2B" if direction == "AtoB" else "B2A"
+    path = Path(name)
+    if path.is_dir():
+        pair = path / f"G_{suffix}.safetensors"
+        if pair.is_file():
+            return pair
+        raise ModelFileError(f"{path}: a folder without G_{suffix}.safetensors; pass a model file")
+    if path.suffix.lower() in (".safetensors", ".onnx", ".pth", ".pt", ".ckpt", ".bin"):
+        if direction == "BtoA" and path.stem.endswith("A2B"):
+            path = path.with_name(path.name.replace("A2B", "B2A"))
+        return path  # load_model gives the one-line error if it is missing or not ours
+    base = Path(folder) if folder is not None else bundled_models_dir()
+    for candidate in (base / f"{name}_{suffix}.safetensors", base / f"{name}.safetensors"):
+        if candidate.is_file():
+            if direction == "BtoA" and candidate.stem == name:
+                raise ModelFileError(f"{name}: has one direction only; drop --direction BtoA")
+            return candidate
+    known = sorted({p.stem.removesuffix("_A2B").removesuffix("_B2A") for p in base.glob("*.safetensors")})
+    raise ModelFileError(f"{name}: no such model file or bundled model (bundled: {', '.join(known) or 'none'})")

@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""Run a gan-translate ONNX export on an image with numpy, Pillow and onnxruntime only (no PyTorch).
+
+    python onnx_translate.py model.onnx input.jpg output.png [--tile 512] [--provider cpu|cuda]
+
+It follows the contract in README.md: the spec is read from the file's metadata, pixels are mapped from
+[0, 1] to the model's input range, padded (reflection) to the size multiple, run in overlapping tiles
+when large (cross-faded, so no seams), cropped back and written as PNG. Grayscale inputs come back gray;
+transparency is kept (scaled up for super-resolution models).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+import onnxruntime as ort
+from PIL import Image, ImageOps
+
+
+def load(path: str, provider: str) -> tuple[ort.InferenceSession, dict]:
+    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if provider == "cuda" else ["CPUExecutionProvider"]
+    session = ort.InferenceSession(path, providers=providers)
+    if provider == "cuda" and "CUDAExecutionProvider" not in session.get_providers():
+        sys.exit(f"error: {path}: the CUDA provider does not load here")
+    meta = session.get_modelmeta().custom_metadata_map
+    if "gan_translate_spec" not in meta:
+        sys.exit(f"error: {path}: not a gan-translate export (no gan_translate_spec metadata)")
+    spec = json.loads(meta["gan_translate_spec"])
+    if spec["task"] not in ("translation", "super-resolution"):
+        sys.exit(f"error: {path}: a {spec['task']} model does not translate images")
+    spec["tile"] = int(meta.get("recommended_tile", 512))
+    spec["overlap"] = int(meta.get("recommended_tile_overlap", 32))
+    return session, spec
+
+
+def run_padded(session: ort.InferenceSession, spec: dict, x: np.ndarray) -> np.ndarray:
+    """x: (1, C, h, w) in the input range -> (1, C, h*scale, w*scale)."""
+    h, w = x.shape[2:]
+    m, s = spec["size_multiple"], spec["scale"]
+    least = 2 * m if m > 1 else 1  # keeps more than one pixel at a downsampling net's bottleneck
+    ph, pw = max((-h) % m, least - h), max((-w) % m, least - w)
+    if ph or pw:
+        x = np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode="reflect" if ph < h and pw < w else "edge")
+    y = session.run(None, {session.get_inputs()[0].name: x.astype(np.float32)})[0]
+    return y[:, :, : h * s, : w * s]
+
+
+def window(h: int, w: int, overlap: int, inner: tuple[bool, bool, bool, bool]) -> np.ndarray:
+    """Zero over the first quarter of the overlap on shared sides, a raised cosine over the middle half."""
+
+    def profile(n: int, start: bool, end: bool) -> np.ndarray:
+        i = np.arange(n, dtype=np.float32)
+        weight = np.ones(n, dtype=np.float32)
+        for is_inner, distance in ((start, i + 0.5), (end, n - i - 0.5)):
+            if is_inner and overlap > 0:
+                t = np.clip((distance - overlap / 4) / (overlap / 2), 0.0, 1.0)
+                weight = weight * (0.5 - 0.5 * np.cos(np.pi * t))
+        return weight
+
+    return profile(h, inner[0], inner[1])[:, None] * profile(w, inner[2], inner[3])[None, :]
+
+
+def starts(length: int, tile: int, step: int) -> list[int]:
+    return [0] if length <= tile else [*range(0, length - tile, step), length - tile]
+
+
+def translate(session: ort.InferenceSession, spec: dict, pixels: np.ndarray, tile: int) -> np.ndarray:
+    """(H, W, 3) float32 in [0, 1] -> (H*scale, W*scale, 3) float32 in [0, 1]."""
+    low, high = spec["value_range"]
+    x = (pixels.transpose(2, 0, 1)[None] * (high - low) + low).astype(np.float32)
+    h, w = x.shape[2:]
+    if not tile or max(h, w) <= tile:
+        y = run_padded(session, spec, x)
+    else:
+        s, overlap = spec["scale"], spec["overlap"]
+        y = np.zeros((1, 3, h * s, w * s), np.float32)
+        weights = np.zeros((h * s, w * s), np.float32)
+        for top in starts(h, tile, tile - overlap):
+            for left in starts(w, tile, tile - overlap):
+                part = run_padded(session, spec, x[:, :, top:top + tile, left:left + tile])
+                inner = (top > 0, top + tile < h, left > 0, left + tile < w)
+                wgt = window(part.shape[2], part.shape[3], overlap * s, inner)
+                rows, cols = slice(top * s, top * s + part.shape[2]), slice(left * s, left * s + part.shape[3])
+                y[:, :, rows, cols] += part * wgt
+                weights[rows, cols] += wgt
+        y = y / weights
+    return np.clip((y[0].transpose(1, 2, 0) - low) / (high - low), 0.0, 1.0)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model")
+    parser.add_argument("input")
+    parser.add_argument("output")
+    parser.add_argument("--tile", type=int, help="largest input side run in one piece (default: the model's)")
+    parser.add_argument("--provider", default="cpu", choices=("cpu", "cuda"))
+    args = parser.parse_args()
+    session, spec = load(args.model, args.provider)
+    image = ImageOps.exif_transpose(Image.open(args.input))
+    gray = image.mode in ("L", "LA", "I;16", "I")
+    alpha = np.asarray(image.convert("RGBA"), np.float32)[..., 3] / 255.0 if "A" in image.mode else None
+    pixels = np.asarray(image.convert("RGB"), np.float32) / 255.0  # colour as stored; alpha is kept apart
+    out = translate(session, spec, pixels, spec["tile"] if args.tile is None else args.tile)
+    if gray:
+        out = out @ np.array([0.299, 0.587, 0.114], np.float32)
+    result = Image.fromarray(np.round(out * 255).astype(np.uint8))
+    if alpha is not None:
+        size = result.size
+        a = Image.fromarray(alpha, "F").resize(size, Image.BICUBIC)
+        a = Image.fromarray(np.round(np.clip(np.asarray(a), 0, 1) * 255).astype(np.uint8))
+        result = result.convert("RGBA" if not gray else "LA")
+        result.putalpha(a)
+    result.save(args.output)
+    print(f"wrote {args.output} ({result.size[0]}x{result.size[1]})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

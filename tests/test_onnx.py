@@ -1,0 +1,132 @@
+"""ONNX export: every generator matches PyTorch in onnxruntime, metadata round-trips, consumers agree."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from helpers import tiny_generator, tiny_sr, tiny_translator
+from PIL import Image
+
+from translate.checkpoint import ModelSpec, load_model
+from translate.cli.export import main as export_main
+from translate.errors import ModelFileError, UserError
+from translate.inference import Translator
+from translate.nets import GENERATORS
+from translate.onnx import export_onnx, read_spec, session, verify
+
+REPO = Path(__file__).parent.parent
+SPECS = {
+    "mlp": ({"latent_dim": 4, "image_size": 8, "channels": 1, "hidden": 8, "n_layers": 1, "n_classes": 3},
+            {"task": "generation", "latent_dim": 4, "image_size": 8, "labels": ("a", "b", "c")}),
+    "dcgan": ({"latent_dim": 4, "image_size": 16, "channels": 3, "ngf": 4},
+              {"task": "generation", "latent_dim": 4, "image_size": 16}),
+    "srresnet": ({"scale": 3, "n_blocks": 1, "channels": 4},
+                 {"task": "super-resolution", "scale": 3, "value_range": (0.0, 1.0)}),
+    "resnet": ({"ngf": 4, "n_blocks": 1, "upsample": "transpose"},
+               {"task": "translation", "size_multiple": 4, "domains": ("a", "b")}),
+}
+
+
+@pytest.mark.parametrize("arch", list(GENERATORS))
+def test_every_generator_exports_and_matches(tmp_path, arch):
+    assert set(SPECS) == set(GENERATORS)
+    kwargs, extra = SPECS[arch]
+    torch.manual_seed(0)
+    net = GENERATORS[arch](**kwargs).eval()
+    spec = ModelSpec(arch=arch, arch_kwargs=kwargs, in_channels=3, out_channels=3, **extra)
+    path = export_onnx(net, spec, tmp_path / "m.onnx")
+    results = verify(net, spec, path)
+    assert len(results) == 2 and all(diff < 1e-4 for _, diff in results)
+    sess = session(path, provider="cpu")
+    assert read_spec(sess, path) == spec
+    meta = sess.get_modelmeta().custom_metadata_map
+    assert meta["task"] == spec.task and "recommended_tile" in meta
+    assert not list(tmp_path.glob("*.data"))  # self-contained
+
+
+def test_fp16_export(tmp_path, capsys):
+    model = tiny_translator(tmp_path / "t.safetensors")
+    assert export_main([str(model), "--fp16"]) == 0
+    out = capsys.readouterr().out
+    assert "fp16" in out and (tmp_path / "t-fp16.onnx").is_file()
+    import onnx
+    from onnx import TensorProto
+
+    model16 = onnx.load(tmp_path / "t-fp16.onnx")
+    weights = [i for i in model16.graph.initializer if len(i.dims) == 4]  # the conv kernels
+    assert weights and all(i.data_type == TensorProto.FLOAT16 for i in weights)
+    assert model16.graph.input[0].type.tensor_type.elem_type == TensorProto.FLOAT  # float32 at the boundary
+
+
+def test_onnx_backend_matches_torch_on_odd_sizes(tmp_path):
+    model = tiny_translator(tmp_path / "t.safetensors")
+    assert export_main([str(model)]) == 0
+    rng = np.random.default_rng(0)
+    for h, w in ((37, 53), (1, 1), (5, 3)):
+        image = rng.random((h, w, 3), dtype=np.float32)
+        a = Translator.from_file(model, device="cpu")(image)
+        b = Translator.from_file(tmp_path / "t.onnx", provider="cpu")(image)
+        assert a.shape == b.shape == (h, w, 3) and b.min() >= 0 and b.max() <= 1
+        if h > 1:  # a 1x1 image pads to a constant one, where instance norm divides ~0 by ~0 in both
+            assert np.abs(a - b).max() < 1e-4
+
+
+def test_torch_free_consumer_matches_translate(tmp_path, samples):
+    from translate.cli.translate import main as translate_main
+
+    model = tiny_sr(tmp_path / "sr.safetensors")
+    assert export_main([str(model), "--out", str(tmp_path / "sr.onnx")]) == 0
+    source = samples / "realworld_lq" / "0014.jpg"
+    ours = tmp_path / "ours"
+    assert translate_main([str(source), "--model", str(tmp_path / "sr.onnx"), "--out", str(ours), "--tile", "64",
+                           "--no-progress"]) == 0
+    theirs = tmp_path / "theirs.png"
+    done = subprocess.run([sys.executable, str(REPO / "export" / "onnx_translate.py"), str(tmp_path / "sr.onnx"),
+                           str(source), str(theirs), "--tile", "64"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    a = np.asarray(Image.open(ours / "0014.png"), dtype=int)
+    b = np.asarray(Image.open(theirs), dtype=int)
+    assert a.shape == b.shape == (179 * 2, 179 * 2, 3)
+    assert np.abs(a - b).max() <= 1 and (a != b).mean() < 0.001
+
+
+def test_generation_model_exports_with_labels(tmp_path):
+    model = tiny_generator(tmp_path / "g.safetensors", labels=("0", "1", "2"))
+    assert export_main([str(model)]) == 0
+    net, spec = load_model(model)
+    from translate.onnx import OnnxNet
+
+    onnx_net = OnnxNet(session(tmp_path / "g.onnx", provider="cpu"))
+    z, labels = torch.randn(3, 8), torch.tensor([2, 0, 1])
+    with torch.no_grad():
+        assert torch.allclose(onnx_net(z, labels), net(z, labels), atol=1e-5)
+
+
+def test_bad_onnx_files(tmp_path):
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"not a model")
+    with pytest.raises(ModelFileError, match="onnxruntime cannot load it"):
+        session(junk)
+    with pytest.raises(ModelFileError, match="no such file"):
+        session(tmp_path / "missing.onnx")
+    if not torch.cuda.is_available():
+        model = tiny_translator(tmp_path / "t.safetensors")
+        export_main([str(model)])
+        with pytest.raises(UserError, match="CUDA provider does not load"):
+            session(tmp_path / "t.onnx", provider="cuda")
+
+
+def test_foreign_onnx_is_refused(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 4, 4])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9),
+              tmp_path / "foreign.onnx")
+    with pytest.raises(ModelFileError, match="without a gan-translate spec"):
+        Translator.from_file(tmp_path / "foreign.onnx")

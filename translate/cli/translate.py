@@ -1,0 +1,108 @@
+"""``translate``: run a translation or super-resolution model on image files and folders of any size."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from translate.cli.common import ArgumentParser, parse, run_cli
+
+FORMATS = ("png", "jpg", "webp")
+
+
+def output_suffix(spec) -> str:
+    """What the output file name says about the model: the target domain or the scale."""
+    if spec.task == "super-resolution":
+        return f"x{spec.scale}"
+    return spec.domains[1] if spec.domains else "translated"
+
+
+def plan(inputs: Sequence[str], out: str | None, suffix: str, fmt: str) -> list[tuple[Path, Path]]:
+    """(input file, output file) pairs. Folders are searched recursively and mirrored; without --out,
+    outputs go beside the inputs as NAME_SUFFIX.FMT (or into FOLDER_SUFFIX/ for a folder)."""
+    from translate.data.io import list_images
+    from translate.errors import ImageError
+
+    pairs = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            root = Path(out) if out else path.with_name(f"{path.name}_{suffix}")
+            for file in list_images(path):
+                pairs.append((file, (root / file.relative_to(path)).with_suffix(f".{fmt}")))
+        elif path.exists():
+            target = Path(out) / f"{path.stem}.{fmt}" if out else path.with_name(f"{path.stem}_{suffix}.{fmt}")
+            pairs.append((path, target))
+        else:
+            raise ImageError(f"{path}: no such file or folder")
+    return pairs
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = ArgumentParser(prog="translate", description=__doc__)
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and/or folders (recursive)")
+    parser.add_argument("--model", required=True,
+                        help="model file (.safetensors or .onnx), a run's models/ folder, or a bundled name")
+    parser.add_argument("--out", help="output folder (default: beside each input, with a suffix)")
+    parser.add_argument("--format", default="png", choices=FORMATS, help="output format (default png)")
+    parser.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
+    parser.add_argument("--direction", default="AtoB", choices=("AtoB", "BtoA"),
+                        help="for CycleGAN pairs: which generator (default AtoB)")
+    parser.add_argument("--tile", type=int, help="largest input side run in one piece (0: never tile)")
+    parser.add_argument("--tile-overlap", type=int, help="input pixels shared by neighbouring tiles")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--provider", default="auto", choices=("auto", "cpu", "cuda"),
+                        help=".onnx models: onnxruntime provider (cuda: an error if it cannot load)")
+    parser.add_argument("--half", action="store_true", help="float16 on CUDA (PyTorch models)")
+    parser.add_argument("--16bit", dest="bits16", action="store_true", help="write 16-bit PNGs")
+    parser.add_argument("--resize", type=int, metavar="SIDE", help="first scale each input so its longer side is SIDE")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parse(parser, argv)
+
+    def body() -> int:
+        from tqdm import tqdm
+
+        from translate.data.io import read_image, write_image
+        from translate.data.resize import bicubic_resize
+        from translate.errors import ConfigError, ImageError
+        from translate.inference import Translator
+        from translate.zoo import resolve_model
+
+        if args.bits16 and args.format != "png":
+            raise ConfigError("--16bit needs --format png")
+        model = resolve_model(args.model, args.direction)
+        translator = Translator.from_file(model, device=args.device, tile=args.tile, tile_overlap=args.tile_overlap,
+                                          half=args.half, provider=args.provider)
+        pairs = plan(args.inputs, args.out, output_suffix(translator.spec), args.format)
+        failures = written = skipped = 0
+        show = not args.no_progress and len(pairs) > 1 and sys.stderr.isatty()
+        for source, target in tqdm(pairs, disable=not show, unit="image"):
+            if target.resolve() == source.resolve():
+                print(f"skipped {source}: the output would replace the input; pass --out", file=sys.stderr)
+                skipped += 1
+                continue
+            if target.exists() and not args.overwrite:
+                print(f"skipped {source}: {target} exists (pass --overwrite)", file=sys.stderr)
+                skipped += 1
+                continue
+            try:
+                decoded = read_image(source, keep_alpha=args.format != "jpg")
+                if args.resize:
+                    w, h = decoded.size
+                    factor = args.resize / max(w, h)
+                    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+                    alpha = None if decoded.alpha is None else bicubic_resize(decoded.alpha, size, quantize=False)
+                    decoded = type(decoded)(decoded.path, bicubic_resize(decoded.pixels, size, quantize=False), alpha,
+                                            decoded.grayscale, decoded.bit_depth)
+                result = translator.image(decoded)
+                write_image(target, result.pixels, result.alpha, bits=16 if args.bits16 else 8)
+                written += 1
+            except ImageError as err:
+                print(f"error: {err}", file=sys.stderr)
+                failures += 1
+        print(f"{written} written, {skipped} skipped, {failures} failed"
+              + (f" -> {args.out}" if args.out else ""), file=sys.stderr)
+        return 1 if failures else 0
+
+    return run_cli(body)
