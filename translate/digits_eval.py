@@ -137,7 +137,7 @@ def measure(images: torch.Tensor, ref: Reference, requested: torch.Tensor | None
     probs = logits.softmax(1)
     predicted = probs.argmax(1)
     histogram = torch.bincount(predicted, minlength=10).float() / len(predicted)
-    entropy = -sum(p * math.log(p) for p in histogram.tolist() if p > 0)
+    entropy = max(0.0, -sum(p * math.log(p) for p in histogram.tolist() if p > 0))  # no "-0.000"
     fake_f, real_f = features.double().numpy(), real_features.double().numpy()
     precision, recall = precision_recall(real_f, fake_f)
     result = {
