@@ -1,0 +1,93 @@
+"""The web app in a real browser: Debian's Chromium driven by Playwright, on loopback only."""
+
+import socket
+from pathlib import Path
+
+import pytest
+from helpers import tiny_generator, tiny_sr, tiny_translator
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it)")]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from translate.app import build_app
+
+    folder = tmp_path_factory.mktemp("models")
+    tiny_translator(folder / "style_A2B.safetensors", ("photos", "vangogh"))
+    tiny_sr(folder / "sr_x2.safetensors")
+    tiny_generator(folder / "digits.safetensors")
+    app = build_app([folder], device="cpu")
+    port = _free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, show_error=True)
+    yield f"http://127.0.0.1:{port}/"
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.goto(server)
+        page.wait_for_selector("#style-input")
+        yield page
+        browser.close()
+
+
+def _natural_sizes(page, selector):
+    return page.evaluate(f"""async () => Promise.all(Array.from(document.querySelectorAll('{selector} img'))
+        .map(async i => {{ await i.decode(); return [i.naturalWidth, i.naturalHeight]; }}))""")
+
+
+def test_style_tab(page, samples, tmp_path):
+    page.get_by_role("tab", name="Style transfer").click()
+    page.set_input_files("#style-input input[type=file]", str(samples / "photos_vangogh/photos/golden_gate.jpg"))
+    page.wait_for_timeout(500)
+    page.click("#style-run")
+    page.wait_for_selector("#style-output img", timeout=60_000)
+    assert _natural_sizes(page, "#style-output") == [[979, 734]]
+    page.screenshot(path=str(tmp_path / "style.png"), full_page=True)
+
+
+def test_super_resolution_tab(page, samples, tmp_path):
+    page.get_by_role("tab", name="Super-resolution").click()
+    page.set_input_files("#sr-input input[type=file]", str(samples / "realworld_lq/0014.jpg"))
+    page.wait_for_timeout(500)
+    page.click("#sr-run")
+    page.wait_for_selector("#sr-output img", timeout=60_000)
+    page.wait_for_function("document.querySelectorAll('#sr-output img').length == 2")
+    assert _natural_sizes(page, "#sr-output") == [[358, 358], [358, 358]]
+    assert "179×179 → 358×358" in page.inner_text("#sr-size")
+    page.screenshot(path=str(tmp_path / "sr.png"), full_page=True)
+
+
+def test_corrupt_upload_shows_error(page, tmp_path):
+    bad = tmp_path / "holiday.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\nnot really a png")
+    page.reload()  # a fresh, empty upload field
+    page.wait_for_selector("#style-input")
+    page.set_input_files("#style-input input[type=file]", str(bad))
+    page.wait_for_timeout(500)
+    page.click("#style-run")
+    page.get_by_text("holiday.png: corrupt or truncated image").wait_for(timeout=30_000)
+
+
+def test_other_tabs_render(page, tmp_path):
+    for tab in ("Generate", "Paired translation", "Models"):
+        page.get_by_role("tab", name=tab).click()
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(tmp_path / f"{tab}.png"), full_page=True)
+    assert "digits" in page.inner_text("body")
