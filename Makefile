@@ -1,4 +1,4 @@
-# Two entry points for a fresh machine with Python 3.11: `make demo` (set up + main job) and
+# Two entry points for a fresh machine with Python 3.11: `make demo` (set up + the web app) and
 # `make test` (set up + whole test suite). Both reuse .venv on later runs.
 PYTHON ?= python3
 VENV := .venv
@@ -17,10 +17,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/translate-info
-	rm -rf runs/demo-dcgan-digits
-	$(BIN)/train-gan --config train/dcgan-digits.toml --out runs/demo-dcgan-digits --steps 800 --sample-every 200
-	@echo "sample grids: runs/demo-dcgan-digits/samples/"
+	$(BIN)/translate-app
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
