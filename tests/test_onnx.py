@@ -27,6 +27,7 @@ SPECS = {
                  {"task": "super-resolution", "scale": 3, "value_range": (0.0, 1.0)}),
     "resnet": ({"ngf": 4, "n_blocks": 1, "upsample": "transpose"},
                {"task": "translation", "size_multiple": 4, "domains": ("a", "b")}),
+    "unet": ({"num_downs": 5, "ngf": 4}, {"task": "translation", "size_multiple": 32, "domains": ("a", "b")}),
 }
 
 

@@ -13,6 +13,7 @@ from translate.training.config import LoopConfig, build_config, read_toml
 from translate.training.cyclegan import CycleganRecipe
 from translate.training.gan import GanRecipe
 from translate.training.loop import CONFIG_FILE, train
+from translate.training.pix2pix import Pix2pixRecipe
 from translate.training.recipe import Recipe
 from translate.training.srgan import SrganRecipe
 
@@ -89,3 +90,8 @@ def main_srgan(argv: Sequence[str] | None = None) -> int:
 def main_cyclegan(argv: Sequence[str] | None = None) -> int:
     """train-cyclegan: unpaired translation, e.g. --domainA photos --domainB vangogh."""
     return train_main(CycleganRecipe, argv)
+
+
+def main_pix2pix(argv: Sequence[str] | None = None) -> int:
+    """train-pix2pix: paired translation, e.g. --data datasets/data/facades/train."""
+    return train_main(Pix2pixRecipe, argv)

@@ -240,3 +240,63 @@ class UnalignedPairs(Dataset):
             view = random_view(domain.image(i, rng), rng, self.crop, self.load_size, self.scale_jitter, self.flip)
             views[name] = to_tensor(view, (-1.0, 1.0))
         return views
+
+
+def find_pairs(root: str | Path) -> list[tuple[Path, Path | None]]:
+    """Paired images under `root`: twin folders A/ and B/ with matching file names, or side-by-side A|B
+    images (the public pix2pix sets). Returns (A file, B file) or (AB file, None) items."""
+    root = Path(root)
+    if (root / "A").is_dir() and (root / "B").is_dir():
+        a_files = list_images(root / "A")
+        b_by_stem = {p.relative_to(root / "B").with_suffix(""): p for p in list_images(root / "B")}
+        pairs = []
+        for a in a_files:
+            b = b_by_stem.get(a.relative_to(root / "A").with_suffix(""))
+            if b is None:
+                raise ConfigError(f"{a}: has no twin in {root / 'B'} (twin files share their name)")
+            pairs.append((a, b))
+        return pairs
+    return [(p, None) for p in list_images(root)]
+
+
+class AlignedPairs(Dataset):
+    """Items {"A": (3, crop, crop), "B": (3, crop, crop)} in [-1, 1], both halves given the same random
+    resize-crop and flip (pix2pix's jitter). `direction` BtoA swaps what is called A and B."""
+
+    def __init__(self, root: str | Path, crop: int, load_size: int, flip: bool = True, direction: str = "AtoB",
+                 min_items: int = 0) -> None:
+        if load_size < crop:
+            raise ConfigError(f"load_size {load_size} must be at least the crop {crop}")
+        self.pairs = find_pairs(root)
+        self.crop, self.load_size, self.flip, self.swap = crop, load_size, flip, direction == "BtoA"
+        self.images = [self._load(i) for i in range(len(self.pairs))] if len(self.pairs) <= 256 else None
+        self.length = max(len(self.pairs), min_items)
+
+    def _load(self, index: int):
+        a_path, b_path = self.pairs[index]
+        if b_path is None:
+            whole = read_image(a_path).pixels
+            h, w = whole.shape[:2]
+            if w % 2:
+                raise ConfigError(f"{a_path}: an A|B pair must have an even width, got {w}")
+            a, b = whole[:, : w // 2], whole[:, w // 2:]
+        else:
+            a, b = read_image(a_path).pixels, read_image(b_path).pixels
+            if a.shape != b.shape:
+                raise ConfigError(f"{a_path}: {a.shape[1]}x{a.shape[0]} but its twin {b_path.name} is "
+                                  f"{b.shape[1]}x{b.shape[0]}; the halves of a pair must match")
+        return (to_pil(b), to_pil(a)) if self.swap else (to_pil(a), to_pil(b))
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, key: tuple[int, int]) -> dict:
+        from translate.data.augment import random_view
+
+        index, seed = key
+        a, b = self.images[index % len(self.pairs)] if self.images else self._load(index % len(self.pairs))
+        views = {}
+        for name, image in (("A", a), ("B", b)):
+            rng = np.random.default_rng(seed)  # the same draws for both halves: aligned crops and flips
+            views[name] = to_tensor(random_view(image, rng, self.crop, self.load_size, 1.0, self.flip), (-1.0, 1.0))
+        return views

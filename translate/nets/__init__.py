@@ -7,12 +7,14 @@ from translate.nets.mlp import MLPDiscriminator, MLPGenerator
 from translate.nets.patchgan import PatchDiscriminator, PixelDiscriminator
 from translate.nets.resnet import ResnetGenerator
 from translate.nets.srresnet import SRDiscriminator, SRResNet
+from translate.nets.unet import UnetGenerator
 
 GENERATORS = {
     "mlp": MLPGenerator,
     "dcgan": DCGANGenerator,
     "srresnet": SRResNet,
     "resnet": ResnetGenerator,
+    "unet": UnetGenerator,
 }
 
 DISCRIMINATORS = {

@@ -1,0 +1,97 @@
+"""pix2pix: U-Net, paired data layouts, a training run whose L1 falls, and bad pairs."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from translate.cli.train import main_pix2pix
+from translate.data.folders import AlignedPairs
+from translate.nets.unet import UnetGenerator
+from translate.training.config import LoopConfig
+from translate.training.loop import train
+from translate.training.pix2pix import Pix2pixConfig, Pix2pixRecipe
+
+
+@pytest.mark.parametrize("downs, size", [(5, 32), (6, 64), (8, 256)])
+def test_unet_shapes_and_gradients(downs, size):
+    g = UnetGenerator(num_downs=downs, ngf=2)
+    y = g(torch.rand(2, 3, size, size) * 2 - 1)
+    assert y.shape == (2, 3, size, size) and y.abs().max() <= 1
+    y.mean().backward()
+    assert all(p.grad is not None for p in g.parameters())
+    assert sum(isinstance(m, torch.nn.Dropout) for m in g.modules()) == max(0, downs - 5)
+
+
+def _twins(root, sizes=((40, 40), (40, 40))):
+    rng = np.random.default_rng(0)
+    for side in ("A", "B"):
+        (root / side).mkdir(parents=True)
+    for i, (w, h) in enumerate(sizes):
+        Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(root / "A" / f"{i}.png")
+        Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(root / "B" / f"{i}.jpg")
+    return root
+
+
+def test_twin_and_side_by_side_layouts_give_aligned_crops(tmp_path):
+    twins = AlignedPairs(_twins(tmp_path / "twins"), crop=32, load_size=36)
+    item = twins[(0, 5)]
+    assert item["A"].shape == item["B"].shape == (3, 32, 32)
+    ab = tmp_path / "ab"
+    ab.mkdir()
+    left = np.zeros((40, 40, 3), np.uint8)
+    left[:, :20] = 255  # left half of the A image white
+    Image.fromarray(np.concatenate([left, left], axis=1)).save(ab / "0.png")
+    pairs = AlignedPairs(ab, crop=32, load_size=40)
+    for seed in range(6):  # identical halves + identical jitter -> identical crops
+        item = pairs[(0, seed)]
+        assert torch.equal(item["A"], item["B"])
+
+
+def test_learns_the_shoe_pairs(tmp_path, samples):
+    config = Pix2pixConfig(data=str(samples / "edges2shoes"), crop=64, load_size=64, unet_downs=6, ngf=8, ndf=8,
+                           min_items=12, names=("edges", "shoes"), lr=1e-3)
+    loop = LoopConfig(out=str(tmp_path / "run"), steps=100, batch_size=3, workers=0, progress=False,
+                      tensorboard=False, log_every=10, sample_every=100)
+    recipe = train(Pix2pixRecipe, config, loop)
+    log = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["l1"] < 0.7 * log[0]["l1"], [r["l1"] for r in log]
+    assert recipe.sample_grid().shape == (9, 3, 64, 64)
+    from translate.checkpoint import read_spec
+
+    spec = read_spec(tmp_path / "run" / "models" / "G.safetensors")
+    assert spec.domains == ("edges", "shoes") and spec.size_multiple == 64
+
+
+@pytest.mark.parametrize("case, message", [
+    ("mismatch", "the halves of a pair must match"),
+    ("missing", "has no twin in"),
+    ("odd", "must have an even width"),
+    ("nofolder", "no such folder; fetch a public set with: translate-datasets facades"),
+])
+def test_bad_pairs(tmp_path, capsys, case, message):
+    root = tmp_path / "data"
+    if case == "mismatch":
+        _twins(root)
+        Image.new("RGB", (30, 40)).save(root / "B" / "0.jpg")
+    elif case == "missing":
+        _twins(root)
+        Image.new("RGB", (40, 40)).save(root / "A" / "extra.png")
+    elif case == "odd":
+        root.mkdir()
+        Image.new("RGB", (41, 20)).save(root / "0.png")
+    args = ["--data", str(root), "--out", str(tmp_path / "run"), "--crop", "32", "--load-size", "36",
+            "--unet-downs", "5", "--ngf", "4", "--steps", "1", "--workers", "0"]
+    assert main_pix2pix(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+
+
+def test_direction_swaps_input_and_target(tmp_path):
+    root = _twins(tmp_path / "twins")
+    forward = AlignedPairs(root, crop=32, load_size=36)
+    backward = AlignedPairs(root, crop=32, load_size=36, direction="BtoA")
+    assert torch.equal(forward[(0, 3)]["A"], backward[(0, 3)]["B"])
+    assert torch.equal(forward[(0, 3)]["B"], backward[(0, 3)]["A"])
