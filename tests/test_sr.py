@@ -129,3 +129,12 @@ def test_srgan_psnr_stage_learns(tmp_path):
     assert log[-1]["pixel"] < 0.5 * log[0]["pixel"], log
     assert (tmp_path / "run" / "models" / "sr_x4.safetensors").is_file()
     assert recipe.sample_grid().shape == (12, 3, 16, 16)
+
+
+def test_bicubic_skip_starts_near_bicubic():
+    torch.manual_seed(0)
+    net = SRResNet(scale=4, n_blocks=1, channels=8, bicubic_skip=True)
+    x = torch.rand(1, 3, 12, 10)
+    bicubic = torch.nn.functional.interpolate(x, scale_factor=4, mode="bicubic", align_corners=False)
+    plain = SRResNet(scale=4, n_blocks=1, channels=8)
+    assert (net(x) - bicubic).abs().mean() < 0.2 * (plain(x) - bicubic).abs().mean()

@@ -1,7 +1,8 @@
 """SRResNet super-resolution generator (Ledig et al. 2017) and the SRGAN discriminator.
 
 Generator: 9x9 stem + PReLU, residual blocks (conv-[BN]-PReLU-conv-[BN]), a conv and the global skip,
-PixelShuffle x2 stages (one x3 stage for scale 3), 9x9 output conv. Batch norm is off by default
+PixelShuffle x2 stages (one x3 stage for scale 3), 9x9 output conv, optionally plus a bicubic
+upscaling of the input (bicubic_skip). Batch norm is off by default
 (Lim et al. 2017 showed it hurts PSNR and it makes small-batch training unstable). Works on LR
 pixels in [0, 1] and returns HR pixels in about [0, 1].
 """
@@ -9,6 +10,7 @@ pixels in [0, 1] and returns HR pixels in about [0, 1].
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from translate.nets.layers import apply_spectral_norm
@@ -31,8 +33,9 @@ class SRResNet(nn.Module):
     """LR (N, C, h, w) in [0, 1] -> HR (N, C, h*scale, w*scale)."""
 
     def __init__(self, scale: int = 4, n_blocks: int = 16, channels: int = 64, in_channels: int = 3,
-                 batch_norm: bool = False) -> None:
+                 batch_norm: bool = False, bicubic_skip: bool = False) -> None:
         super().__init__()
+        self.bicubic_skip = bicubic_skip
         if scale not in SCALES:
             raise ValueError(f"scale must be one of {', '.join(map(str, SCALES))}, got {scale}")
         self.scale = scale
@@ -46,11 +49,18 @@ class SRResNet(nn.Module):
             for f in factors
         ])
         self.out = nn.Conv2d(channels, in_channels, 9, padding=4)
+        if bicubic_skip:  # start close to plain bicubic upscaling
+            with torch.no_grad():
+                self.out.weight.mul_(0.1)
+                self.out.bias.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.stem(x)
         features = features + self.fuse(self.blocks(features))
-        return self.out(self.upsample(features))
+        out = self.out(self.upsample(features))
+        if self.bicubic_skip:  # learn only the residual over bicubic (Kim et al. 2016): much faster to train
+            out = out + F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
+        return out
 
 
 class SRDiscriminator(nn.Module):

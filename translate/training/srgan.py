@@ -28,6 +28,7 @@ class SrganConfig:
     n_blocks: int = option(16, "residual blocks in the generator")
     channels: int = option(64, "feature channels in the generator")
     batch_norm: bool = option(False, "batch norm in the residual blocks (SRGAN paper: on; EDSR: off)")
+    bicubic_skip: bool = option(False, "add the bicubic upscaled input to the output (learn the residual)")
     pixel_loss: str = option("l1", "pixel loss: l1 or mse", choices=tuple(PIXEL_LOSSES))
     lr: float = option(2e-4, "Adam learning rate")
     beta1: float = option(0.9, "Adam beta1")
@@ -51,7 +52,7 @@ class SrganRecipe(Recipe):
             raise ConfigError("--data is required: a folder of HR training images (e.g. ../shared/data/sr/BSD68)")
         self.data = SRPatches(config.data, config.scale, config.crop, config.patches_per_image)
         self.g_kwargs = {"scale": config.scale, "n_blocks": config.n_blocks, "channels": config.channels,
-                         "batch_norm": config.batch_norm}
+                         "batch_norm": config.batch_norm, "bicubic_skip": config.bicubic_skip}
         self.nets = {"G": GENERATORS["srresnet"](**self.g_kwargs).to(ctx.device)}
         self.optimizers = {"G": torch.optim.Adam(self.nets["G"].parameters(), lr=config.lr,
                                                  betas=(config.beta1, config.beta2))}
