@@ -138,3 +138,60 @@ def test_bicubic_skip_starts_near_bicubic():
     bicubic = torch.nn.functional.interpolate(x, scale_factor=4, mode="bicubic", align_corners=False)
     plain = SRResNet(scale=4, n_blocks=1, channels=8)
     assert (net(x) - bicubic).abs().mean() < 0.2 * (plain(x) - bicubic).abs().mean()
+
+
+def test_vgg_content_loss_on_random_vgg():
+    from torchvision.models import vgg19
+
+    from translate.losses import VGGPerceptualLoss
+
+    torch.manual_seed(0)
+    loss = VGGPerceptualLoss(vgg19(weights=None).features)
+    x = torch.rand(1, 3, 32, 32, requires_grad=True)
+    y = torch.rand(1, 3, 32, 32)
+    assert loss(x, x.detach()).item() == 0.0
+    value = loss(x, y)
+    value.backward()
+    assert value.item() > 0 and x.grad.abs().sum() > 0
+    assert not any(p.requires_grad for p in loss.parameters())
+
+
+def _psnr_model(tmp_path):
+    kwargs = {"scale": 4, "n_blocks": 1, "channels": 8, "bicubic_skip": True}
+    spec = ModelSpec(task="super-resolution", arch="srresnet", arch_kwargs=kwargs, in_channels=3, out_channels=3,
+                     value_range=(0.0, 1.0), scale=4)
+    return save_model(tmp_path / "psnr.safetensors", GENERATORS["srresnet"](**kwargs), spec)
+
+
+def test_gan_stage_with_feature_matching(tmp_path):
+    folder = _hr_folder(tmp_path, [(48, 48)] * 2)
+    config = SrganConfig(data=str(folder), crop=32, stage="gan", init=str(_psnr_model(tmp_path)),
+                         content_loss="feature_matching", d_channels=8)
+    loop = LoopConfig(out=str(tmp_path / "run"), steps=3, batch_size=2, workers=0, progress=False,
+                      tensorboard=False, log_every=1, sample_every=3)
+    recipe = train(SrganRecipe, config, loop)
+    import json
+
+    log = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert all(np.isfinite([r["d"], r["content"], r["g_adv"]]).all() for r in log)
+    assert recipe.g_kwargs["bicubic_skip"] is True  # the architecture came from --init
+    assert (tmp_path / "run" / "models" / "srgan_x4.safetensors").is_file()
+
+
+@pytest.mark.parametrize("extra, message", [
+    ([], "pass --init MODEL"),
+    (["--init", "{init}"], "download.pytorch.org/models/vgg19-dcbb9e9d.pth"),
+    (["--init", "{init}", "--vgg-weights", "{tmp}/nope.pth"], "no such VGG19 weights file"),
+    (["--init", "{init}", "--vgg-weights", "{init}"], "not VGG19 weights"),
+    (["--init", "{init}", "--scale", "2", "--crop", "32"], "is a x4 model, but --scale is 2"),
+])
+def test_gan_stage_errors(tmp_path, capsys, extra, message):
+    from translate.cli.train import main_srgan
+
+    folder = _hr_folder(tmp_path, [(48, 48)])
+    init = _psnr_model(tmp_path)
+    args = ["--data", str(folder), "--stage", "gan", "--crop", "32", "--out", str(tmp_path / "run"), "--steps", "1",
+            "--workers", "0", *[a.format(init=init, tmp=tmp_path) for a in extra]]
+    assert main_srgan(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err

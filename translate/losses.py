@@ -106,3 +106,59 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, 
     scores = scores[0] if isinstance(scores, tuple) else scores
     (grad,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
     return ((grad.flatten(1).norm(2, dim=1) - 1.0) ** 2).mean()
+
+
+VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+class VGGPerceptualLoss(nn.Module):
+    """MSE between VGG19 feature maps of output and target (Ledig et al. 2017's content loss).
+
+    layer 35 is relu5_4 ("VGG54" in the paper), whose features are divided by 12.75 so the loss has the
+    magnitude of a pixel MSE, as the paper does. Inputs (N, 3, H, W) in [0, 1]. The network is frozen.
+    """
+
+    def __init__(self, features: nn.Module, layer: int = 35, rescale: float = 1 / 12.75) -> None:
+        super().__init__()
+        self.features = features[: layer + 1].eval().requires_grad_(False)
+        self.rescale = rescale
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+
+    @classmethod
+    def from_weights(cls, path: str | None, layer: int = 35) -> VGGPerceptualLoss:
+        """VGG19 from a local weights file: torchvision's vgg19-dcbb9e9d.pth (read with weights_only=True, so
+        nothing in it can run) or a .safetensors copy. Nothing is downloaded."""
+        from pathlib import Path
+
+        from torchvision.models import vgg19
+
+        from translate.errors import ConfigError
+
+        if not path:
+            raise ConfigError(
+                f"the VGG content loss needs VGG19 weights, which cannot be downloaded here: fetch {VGG19_URL} "
+                "and pass --vgg-weights PATH, or choose --content-loss feature_matching (no VGG)"
+            )
+        file = Path(path)
+        if not file.is_file():
+            raise ConfigError(f"{file}: no such VGG19 weights file (expected {VGG19_URL.rsplit('/', 1)[1]})")
+        try:
+            if file.suffix == ".safetensors":
+                from safetensors.torch import load_file
+
+                state = load_file(file)
+            else:
+                state = torch.load(file, map_location="cpu", weights_only=True)
+            net = vgg19(weights=None)
+            net.load_state_dict(state)
+        except Exception as err:  # noqa: BLE001 - torch.load/safetensors raise many types; report one line
+            raise ConfigError(f"{file}: not VGG19 weights ({str(err).splitlines()[0][:120]})") from None
+        return cls(net.features, layer)
+
+    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        def feats(x: torch.Tensor) -> torch.Tensor:
+            return self.features((x - self.mean) / self.std) * self.rescale
+
+        return F.mse_loss(feats(output), feats(target).detach())

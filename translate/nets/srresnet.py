@@ -86,5 +86,13 @@ class SRDiscriminator(nn.Module):
         if spectral_norm:
             apply_spectral_norm(self)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x)).squeeze(1)
+    def forward(self, x: torch.Tensor, return_features: bool = False):
+        """logits (N,), or (logits, [feature map after each conv block]) for feature matching."""
+        if not return_features:
+            return self.head(self.features(x)).squeeze(1)
+        maps = []
+        for layer in self.features:
+            x = layer(x)
+            if isinstance(layer, nn.LeakyReLU):
+                maps.append(x)
+        return self.head(x).squeeze(1), maps

@@ -1,4 +1,6 @@
-"""The super-resolution recipe. Stage "psnr": SRResNet trained with a pixel loss (Ledig et al. 2017)."""
+"""The super-resolution recipe (Ledig et al. 2017). Stage "psnr": SRResNet trained with a pixel loss.
+Stage "gan": SRGAN, starting from a psnr model, trained with a content loss (VGG19 relu5_4 features, or
+the discriminator's own features where no VGG weights are at hand) plus 1e-3 x the adversarial loss."""
 
 from __future__ import annotations
 
@@ -8,10 +10,11 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from translate.checkpoint import ModelSpec
+from translate.checkpoint import ModelSpec, load_model
 from translate.data.folders import SRPatches
 from translate.errors import ConfigError
-from translate.nets import GENERATORS
+from translate.losses import VGGPerceptualLoss, d_logistic, g_non_saturating
+from translate.nets import DISCRIMINATORS, GENERATORS
 from translate.nets.srresnet import SCALES
 from translate.training.config import check_choice, option
 from translate.training.recipe import Recipe, TrainContext
@@ -30,6 +33,16 @@ class SrganConfig:
     batch_norm: bool = option(False, "batch norm in the residual blocks (SRGAN paper: on; EDSR: off)")
     bicubic_skip: bool = option(False, "add the bicubic upscaled input to the output (learn the residual)")
     pixel_loss: str = option("l1", "pixel loss: l1 or mse", choices=tuple(PIXEL_LOSSES))
+    stage: str = option("psnr", "psnr (SRResNet, pixel loss) or gan (SRGAN, from --init)", choices=("psnr", "gan"))
+    init: str | None = option(None, "gan stage: the psnr-stage model file to start the generator from")
+    content_loss: str = option("vgg", "gan stage: vgg (VGG19 relu5_4, needs --vgg-weights) or feature_matching "
+                               "(L1 between the discriminator's features of output and HR; no download)",
+                               choices=("vgg", "feature_matching"))
+    vgg_weights: str | None = option(None, "gan stage: local VGG19 weights (torchvision's vgg19-dcbb9e9d.pth)")
+    adv_weight: float = option(1e-3, "gan stage: weight of the adversarial loss")
+    pixel_weight: float = option(0.0, "gan stage: weight of an extra pixel loss")
+    d_channels: int = option(64, "gan stage: discriminator base channels")
+    spectral_norm: bool = option(False, "gan stage: spectral norm in the discriminator")
     lr: float = option(2e-4, "Adam learning rate")
     beta1: float = option(0.9, "Adam beta1")
     beta2: float = option(0.999, "Adam beta2")
@@ -38,6 +51,8 @@ class SrganConfig:
         if self.scale not in SCALES:
             raise ConfigError(f"scale must be one of {', '.join(map(str, SCALES))}, got {self.scale}")
         check_choice("pixel_loss", self.pixel_loss, tuple(PIXEL_LOSSES))
+        check_choice("stage", self.stage, ("psnr", "gan"))
+        check_choice("content_loss", self.content_loss, ("vgg", "feature_matching"))
         if self.crop % self.scale:
             raise ConfigError(f"crop {self.crop} must be a multiple of scale {self.scale}")
 
@@ -53,9 +68,24 @@ class SrganRecipe(Recipe):
         self.data = SRPatches(config.data, config.scale, config.crop, config.patches_per_image)
         self.g_kwargs = {"scale": config.scale, "n_blocks": config.n_blocks, "channels": config.channels,
                          "batch_norm": config.batch_norm, "bicubic_skip": config.bicubic_skip}
-        self.nets = {"G": GENERATORS["srresnet"](**self.g_kwargs).to(ctx.device)}
+        generator = None
+        if config.stage == "gan":
+            if not config.init:
+                raise ConfigError("--stage gan starts from a psnr-stage model: pass --init MODEL.safetensors")
+            generator, spec = load_model(config.init, task="super-resolution")
+            if spec.scale != config.scale:
+                raise ConfigError(f"--init {config.init} is a x{spec.scale} model, but --scale is {config.scale}")
+            self.g_kwargs = dict(spec.arch_kwargs)  # the architecture comes with the weights
+        self.nets = {"G": (generator or GENERATORS["srresnet"](**self.g_kwargs)).train().to(ctx.device)}
         self.optimizers = {"G": torch.optim.Adam(self.nets["G"].parameters(), lr=config.lr,
                                                  betas=(config.beta1, config.beta2))}
+        if config.stage == "gan":
+            self.nets["D"] = DISCRIMINATORS["srgan"](channels=config.d_channels,
+                                                    spectral_norm=config.spectral_norm).to(ctx.device)
+            self.optimizers["D"] = torch.optim.Adam(self.nets["D"].parameters(), lr=config.lr,
+                                                    betas=(config.beta1, config.beta2))
+            self.vgg = (VGGPerceptualLoss.from_weights(config.vgg_weights).to(ctx.device)
+                        if config.content_loss == "vgg" else None)
         self.pixel_loss = PIXEL_LOSSES[config.pixel_loss]
         # Fixed patches (centre crops of the first images) to watch progress on.
         views = [self.data[(i % len(self.data.images), 0)] for i in range(4)]
@@ -66,11 +96,34 @@ class SrganRecipe(Recipe):
         return self.data
 
     def step(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
+        if self.config.stage == "gan":
+            return self._gan_step(batch["lr"], batch["hr"])
         with self.ctx.autocast():
             sr = self.train_nets["G"](batch["lr"])
             loss = self.pixel_loss(sr.float(), batch["hr"])
         self.ctx.backward_step(loss, "G")
         return {"pixel": loss.detach()}
+
+    def _gan_step(self, lr: torch.Tensor, hr: torch.Tensor) -> dict[str, torch.Tensor]:
+        c, ctx, G, D = self.config, self.ctx, self.train_nets["G"], self.train_nets["D"]
+        with ctx.autocast():
+            sr = G(lr)
+            loss_d = d_logistic(D(hr).float(), D(sr.detach()).float())
+        ctx.backward_step(loss_d, "D")
+        with ctx.frozen(D):
+            with ctx.autocast():
+                logits, fake_maps = D(sr, return_features=True)
+                if self.vgg is not None:
+                    content = self.vgg(sr.float(), hr)
+                else:
+                    with torch.no_grad():
+                        real_maps = D(hr, return_features=True)[1]
+                    content = sum(F.l1_loss(f.float(), r.float()) for f, r in zip(fake_maps, real_maps))
+                adv = g_non_saturating(logits.float())
+                pixel = self.pixel_loss(sr.float(), hr)
+                loss_g = content + c.adv_weight * adv + c.pixel_weight * pixel
+            ctx.backward_step(loss_g, "G")
+        return {"d": loss_d.detach(), "content": content.detach(), "g_adv": adv.detach(), "pixel": pixel.detach()}
 
     def sample_grid(self) -> torch.Tensor:
         """Rows of (bicubic, model, HR)."""
@@ -82,4 +135,5 @@ class SrganRecipe(Recipe):
     def model_files(self) -> dict:
         spec = ModelSpec(task="super-resolution", arch="srresnet", arch_kwargs=self.g_kwargs, in_channels=3,
                          out_channels=3, value_range=(0.0, 1.0), scale=self.config.scale)
-        return {f"sr_x{self.config.scale}": (self.eval_net("G"), spec)}
+        stem = "srgan" if self.config.stage == "gan" else "sr"
+        return {f"{stem}_x{self.config.scale}": (self.eval_net("G"), spec)}
