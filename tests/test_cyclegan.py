@@ -46,6 +46,7 @@ def test_image_pool_returns_stored_images_half_the_time_once_full():
         assert len(pool.images) == 4
     assert 150 < swapped < 250  # p = 1/2
     assert torch.equal(ImagePool(0).query(first), first)
+    assert not ImagePool(0).query(first.requires_grad_()).requires_grad  # the generator graph stays out of D's step
 
 
 def _domains(tmp_path, bad=False):
@@ -142,3 +143,25 @@ def test_resume_from_another_recipe_is_refused(tmp_path, capsys):
     (tmp_path / "run" / "config.json").write_text(json.dumps({"recipe": "gan", "loop": {}, "gan": {}}))
     assert main_cyclegan(["--resume", str(tmp_path / "run")]) == 2
     assert "trained by recipe 'gan', not 'cyclegan'" in capsys.readouterr().err
+
+
+def test_joint_calls_give_the_same_losses_as_separate_ones(tmp_path):
+    a, b = _domains(tmp_path)
+    results = []
+    for joint in (True, False):
+        torch.manual_seed(0)
+        from translate.training.recipe import TrainContext
+
+        ctx = TrainContext(torch.device("cpu"))
+        recipe = CycleganRecipe(_config(a, b, pool_size=0), ctx)
+        ctx.optimizers = recipe.optimizers
+        ctx.scalers = {k: torch.amp.GradScaler("cpu", enabled=False) for k in recipe.optimizers}
+        recipe.train_nets = recipe.nets
+        if not joint:
+            recipe._joint = lambda net, *xs, batchable: tuple(net(x) for x in xs)
+        batch = {k: v[None] for k, v in recipe.data[(0, 1)].items()}
+        results.append([{k: float(v) for k, v in recipe.step(batch, i).items()} for i in range(2)])
+    for one, two in zip(*results):
+        assert one.keys() == two.keys()
+        for key in one:
+            assert one[key] == pytest.approx(two[key], rel=1e-5, abs=1e-6), key
