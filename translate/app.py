@@ -257,7 +257,7 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
             gr.Examples(_examples("photos_vangogh/photos/golden_gate.jpg", "photos_vangogh/photos/tubingen.jpg",
                                   "horse2zebra/0.png", "monet_etretat/trainB/etretat-normandy-france.jpg"),
                         inputs=style_in)
-            style_go.click(guarded(shelf.style), [style_in, style_model], style_out)
+            style_go.click(guarded(shelf.style), [style_in, style_model], style_out, api_name="style")
         with gr.Tab("Super-resolution"):
             choices = shelf.choices("super-resolution")
             sr_in = uploaded_image(label="Low-resolution input", elem_id="sr-input")
@@ -267,7 +267,7 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
             sr_out = gr.ImageSlider(label="Bicubic | model", format="png", elem_id="sr-output")
             gr.Examples(_examples("realworld_lq/0014.jpg", "realworld_lq/wolf_gray.jpg",
                                   "realworld_lq/children-alpha.png", "realworld_lq/ADE_val_00000114.jpg"), inputs=sr_in)
-            sr_go.click(guarded(shelf.super_resolve), [sr_in, sr_model], [sr_out, sr_size])
+            sr_go.click(guarded(shelf.super_resolve), [sr_in, sr_model], [sr_out, sr_size], api_name="super_resolve")
         with gr.Tab("Paired translation"):
             choices = shelf.choices("translation", recipe="pix2pix")
             if not choices:
@@ -277,8 +277,9 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
                 paired_sketch = gr.Sketchpad(label="Sketch", type="numpy")
                 paired_out = gr.Image(label="Output", format="png", interactive=False)
             paired_model = gr.Dropdown(choices, value=choices[0] if choices else None, label="Model")
-            gr.Button("Translate", variant="primary").click(guarded(shelf.paired),
-                                                            [paired_in, paired_sketch, paired_model], paired_out)
+            paired_go = gr.Button("Translate", variant="primary")
+            paired_go.click(guarded(shelf.paired), [paired_in, paired_sketch, paired_model], paired_out,
+                            api_name="paired")
         with gr.Tab("Generate"):
             choices = shelf.choices("generation")
             gen_model = gr.Dropdown(choices, value=choices[0] if choices else None, label="Model")
@@ -291,7 +292,8 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
             gen_go = gr.Button("Generate", variant="primary")
             gen_grid = gr.Image(label="Samples", format="png", interactive=False)
             gen_strip = gr.Image(label="Interpolation from seed to seed + 1", format="png", interactive=False)
-            gen_go.click(guarded(shelf.generate), [gen_model, gen_seed, gen_class, gen_n], [gen_grid, gen_strip])
+            gen_go.click(guarded(shelf.generate), [gen_model, gen_seed, gen_class, gen_n], [gen_grid, gen_strip],
+                         api_name="generate")
         with gr.Tab("Models"):
             gr.Markdown(shelf.describe())
         gr.Markdown(f"<small>{device_line(device)} · models from {', '.join(map(str, folders))}</small>",
