@@ -52,22 +52,22 @@ def _natural_sizes(page, selector):
         .map(async i => {{ await i.decode(); return [i.naturalWidth, i.naturalHeight]; }}))""")
 
 
-def test_style_tab(page, samples, tmp_path):
-    page.get_by_role("tab", name="Style transfer").click()
-    page.set_input_files("#style-input input[type=file]", str(samples / "photos_vangogh/photos/golden_gate.jpg"))
+def _upload_and_run(page, tab: str, prefix: str, image: Path) -> None:
+    page.get_by_role("tab", name=tab).click()
+    page.set_input_files(f"#{prefix}-input input[type=file]", str(image))
     page.wait_for_timeout(500)
-    page.click("#style-run")
-    page.wait_for_selector("#style-output img", timeout=60_000)
+    page.click(f"#{prefix}-run")
+    page.wait_for_selector(f"#{prefix}-output img", timeout=60_000)
+
+
+def test_style_tab(page, samples, tmp_path):
+    _upload_and_run(page, "Style transfer", "style", samples / "photos_vangogh/photos/golden_gate.jpg")
     assert _natural_sizes(page, "#style-output") == [[979, 734]]
     page.screenshot(path=str(tmp_path / "style.png"), full_page=True)
 
 
 def test_super_resolution_tab(page, samples, tmp_path):
-    page.get_by_role("tab", name="Super-resolution").click()
-    page.set_input_files("#sr-input input[type=file]", str(samples / "realworld_lq/0014.jpg"))
-    page.wait_for_timeout(500)
-    page.click("#sr-run")
-    page.wait_for_selector("#sr-output img", timeout=60_000)
+    _upload_and_run(page, "Super-resolution", "sr", samples / "realworld_lq/0014.jpg")
     page.wait_for_function("document.querySelectorAll('#sr-output img').length == 2")
     assert _natural_sizes(page, "#sr-output") == [[358, 358], [358, 358]]
     assert "179×179 → 358×358" in page.inner_text("#sr-size")
