@@ -19,7 +19,7 @@ def _loop(tmp_path, **changes):
     return LoopConfig(**values)
 
 
-@pytest.mark.parametrize("arch", list(GENERATORS))
+@pytest.mark.parametrize("arch", ["mlp", "dcgan"])  # the GAN families; the others have their own tests
 @pytest.mark.parametrize("conditional", [False, True])
 def test_generator_and_discriminator_tables(arch, conditional):
     n_classes = 3 if conditional else 0

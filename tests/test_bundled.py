@@ -1,0 +1,76 @@
+"""The bundled models: each loads by short name, runs on a real sample, and its card's figures are what its
+evaluate command prints (the cheap ones, here)."""
+
+import re
+
+import numpy as np
+import pytest
+
+from translate.checkpoint import read_spec
+from translate.inference import Translator
+from translate.zoo import bundled_models_dir, list_models, resolve_model
+
+ENTRIES, PROBLEMS = list_models()
+CARD_FIGURE = re.compile(r"^- `(\w+)`: ([-0-9.]+)", re.MULTILINE)
+
+
+def card_figures(stem: str) -> dict[str, float]:
+    """The machine-checked figures of a card: lines like "- `set5_y_psnr`: 29.91" under its Figures heading."""
+    card = bundled_models_dir() / f"{stem.removesuffix('_A2B').removesuffix('_B2A')}.md"
+    assert card.is_file(), f"{stem} has no model card"
+    return {k: float(v) for k, v in CARD_FIGURE.findall(card.read_text())}
+
+
+def test_every_bundled_file_is_readable_small_and_has_a_card():
+    assert not PROBLEMS
+    for entry in ENTRIES:
+        assert entry.size_bytes < 10_000_000, entry.name
+        card_figures(entry.name)
+
+
+@pytest.mark.parametrize("entry", [e for e in ENTRIES if e.spec.task != "generation"], ids=lambda e: e.name)
+def test_image_models_run_by_short_name(entry, samples):
+    from translate.data.io import read_image
+
+    short = entry.name.removesuffix("_A2B").removesuffix("_B2A")
+    direction = "BtoA" if entry.name.endswith("_B2A") else "AtoB"
+    path = resolve_model(short, direction)
+    assert path == entry.path
+    image = read_image(samples / "realworld_lq" / "0014.jpg")
+    out = Translator.from_file(path, device="cpu")(image.pixels)
+    scale = read_spec(path).scale
+    assert out.shape == (179 * scale, 179 * scale, 3) and out.min() >= 0 and out.max() <= 1
+    assert out.std() > 0.01  # not a blank image
+
+
+@pytest.mark.parametrize("entry", [e for e in ENTRIES if e.spec.task == "super-resolution"], ids=lambda e: e.name)
+def test_sr_card_matches_evaluate_sr_on_set5(entry, samples):
+    from translate.metrics import evaluate_sr_folder
+
+    figures = card_figures(entry.name)
+    translator = Translator.from_file(entry.path, device="cpu")
+    result = evaluate_sr_folder(str(samples / "sr" / "Set5"), entry.spec.scale, translator)
+    assert result["model_psnr"] == pytest.approx(figures["set5_y_psnr"], abs=0.02)
+    assert result["model_ssim"] == pytest.approx(figures["set5_y_ssim"], abs=0.001)
+    assert result["model_psnr"] > result["bicubic_psnr"]
+
+
+@pytest.mark.parametrize("entry", [e for e in ENTRIES if e.spec.task == "generation"], ids=lambda e: e.name)
+def test_digits_card_matches_evaluate_gan(entry, tmp_path_factory):
+    import torch
+
+    from translate.checkpoint import load_model
+    from translate.digits_eval import measure, reference
+    from translate.sampling import class_labels, generate, latents
+
+    figures = card_figures(entry.name)
+    net, spec = load_model(entry.path, task="generation")
+    z = latents(spec, list(range(1000)))
+    labels = class_labels(spec, None, 1000)
+    ref = reference(cache_dir=tmp_path_factory.getbasetemp() / "digits-classifier")
+    result = measure(generate(net, spec, z, labels), ref, labels)
+    for key in ("classes_covered", "class_entropy", "mean_confidence", "label_agreement"):
+        if key in figures:
+            assert result[key] == pytest.approx(figures[key], abs=0.01), key
+    assert torch.isfinite(torch.tensor(result["classifier_fid"]))
+    assert np.isfinite(result["precision"])
