@@ -164,3 +164,10 @@ def test_spec_validation():
         _spec(task="painting")
     with pytest.raises(TypeError):
         _spec(arch_kwargs={"norm": object()})
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    path = save_state(tmp_path / "s.safetensors", {"step": 1})
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
