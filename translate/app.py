@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from translate.checkpoint import ModelSpec, load_model, read_spec
+from translate.data.convert import to_gray
 from translate.data.folders import samples_dir
 from translate.data.io import DecodedImage, read_image
 from translate.errors import UserError
@@ -123,7 +124,7 @@ class Shelf:
         h, w = out.pixels.shape[:2]
         before = Output(bicubic_resize(decoded.pixels, (w, h), quantize=False), out.alpha)
         if decoded.grayscale:
-            before = Output(before.pixels @ np.array([0.299, 0.587, 0.114], dtype=np.float32), out.alpha)
+            before = Output(to_gray(before.pixels), out.alpha)
         size = f"{decoded.size[0]}×{decoded.size[1]} → {w}×{h} (x{entry.spec.scale}); left: bicubic, right: model"
         return (to_display(before), to_display(out)), size
 

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from translate.checkpoint import ModelSpec, load_model
-from translate.data.convert import to_pixels, to_tensor
+from translate.data.convert import to_gray, to_pixels, to_tensor
 from translate.data.io import DecodedImage
 from translate.data.resize import bicubic_resize
 from translate.errors import ConfigError
@@ -107,7 +107,7 @@ class Translator:
         is upscaled (super-resolution) or passed through (translation)."""
         out = self(decoded.pixels)
         if decoded.grayscale:
-            out = out @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+            out = to_gray(out)
         alpha = decoded.alpha
         if alpha is not None and self.spec.scale > 1:
             alpha = bicubic_resize(alpha, (out.shape[1], out.shape[0]), quantize=False)

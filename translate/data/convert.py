@@ -6,6 +6,11 @@ import numpy as np
 import torch
 
 
+def to_gray(pixels: np.ndarray) -> np.ndarray:
+    """(H, W, 3) RGB -> (H, W) luma with ITU-R BT.601 weights (what Pillow's "L" conversion uses)."""
+    return pixels @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
 def to_tensor(pixels: np.ndarray, value_range: tuple[float, float] = (-1.0, 1.0)) -> torch.Tensor:
     """(H, W, C) or (H, W) float pixels in [0, 1] -> (C, H, W) float32 tensor in `value_range`."""
     array = pixels[..., None] if pixels.ndim == 2 else pixels
@@ -23,8 +28,3 @@ def to_pixels(tensor: torch.Tensor, value_range: tuple[float, float] = (-1.0, 1.
     array = unit.permute(1, 2, 0).numpy()
     return array[..., 0] if array.shape[2] == 1 else array
 
-
-def to_unit(tensor: torch.Tensor, value_range: tuple[float, float] = (-1.0, 1.0)) -> torch.Tensor:
-    """Any tensor in `value_range` -> the same values mapped and clipped to [0, 1]."""
-    low, high = value_range
-    return ((tensor.detach().float() - low) / (high - low)).clamp(0.0, 1.0)

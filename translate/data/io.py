@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from translate.data.convert import to_gray
 from translate.errors import ImageError
 
 DEFAULT_MAX_PIXELS = 80_000_000
@@ -126,7 +127,7 @@ def read_image(
         rgb = rgb * alpha[..., None] + (1.0 - alpha[..., None])
         alpha = None
     if mode == "L":
-        rgb = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        rgb = to_gray(rgb)
     return DecodedImage(path, np.ascontiguousarray(rgb, dtype=np.float32), alpha, grayscale, bit_depth)
 
 

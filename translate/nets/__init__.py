@@ -1,7 +1,5 @@
 """Network families and the name -> constructor tables that model files and recipes refer to."""
 
-from torch import nn
-
 from translate.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from translate.nets.mlp import MLPDiscriminator, MLPGenerator
 from translate.nets.patchgan import PatchDiscriminator, PixelDiscriminator
@@ -25,9 +23,3 @@ DISCRIMINATORS = {
     "pixel": PixelDiscriminator,
 }
 
-
-def build(table: dict, name: str, **kwargs) -> nn.Module:
-    """Construct `table[name](**kwargs)`; an unknown name raises KeyError listing the known ones."""
-    if name not in table:
-        raise KeyError(f"unknown network {name!r}; choose one of {', '.join(sorted(table))}")
-    return table[name](**kwargs)
