@@ -109,6 +109,7 @@ def _check_folder(path: Path) -> None:
 class CycleganRecipe(Recipe):
     name = "cyclegan"
     config_class = CycleganConfig
+    sample_columns = 3
 
     def __init__(self, config: CycleganConfig, ctx: TrainContext) -> None:
         super().__init__(config, ctx)

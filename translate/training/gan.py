@@ -184,6 +184,10 @@ class GanRecipe(Recipe):
             self.last_g = {"g": loss_g.detach()}
         return {**losses, **self.last_g}
 
+    @property
+    def sample_columns(self) -> int | None:  # one column per class for conditional models
+        return self.n_classes or None
+
     def sample_grid(self) -> torch.Tensor:
         G = self.eval_net("G").eval()
         z = self.sample_z.to(self.ctx.device)

@@ -356,7 +356,8 @@ class _Run:
         devices = [self.device.index or 0] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices), torch.no_grad():
             grid = recipe.sample_grid().float().cpu()
-        image = make_grid(grid, nrow=max(1, int(math.sqrt(grid.shape[0]) + 0.5)), padding=2, pad_value=1.0)
+        columns = recipe.sample_columns or max(1, int(math.sqrt(grid.shape[0]) + 0.5))
+        image = make_grid(grid, nrow=columns, padding=2, pad_value=1.0)
         write_image(self.out / "samples" / f"step_{step:07d}.png", image.permute(1, 2, 0).numpy())
         writer = self._tensorboard()
         if writer is not None:

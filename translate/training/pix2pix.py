@@ -58,6 +58,7 @@ class Pix2pixConfig:
 class Pix2pixRecipe(Recipe):
     name = "pix2pix"
     config_class = Pix2pixConfig
+    sample_columns = 3
 
     def __init__(self, config: Pix2pixConfig, ctx: TrainContext) -> None:
         super().__init__(config, ctx)

@@ -90,6 +90,8 @@ class Recipe:
     config_class: ClassVar[type]
     ema_nets: ClassVar[tuple[str, ...]] = ()
     """Names of the nets the loop keeps an EMA of when ``--ema`` is set."""
+    sample_columns: ClassVar[int | None] = None
+    """Images per row of the sample grid (None: a square grid)."""
 
     def __init__(self, config: Any, ctx: TrainContext) -> None:
         self.config, self.ctx = config, ctx

@@ -60,6 +60,7 @@ class SrganConfig:
 class SrganRecipe(Recipe):
     name = "srgan"
     config_class = SrganConfig
+    sample_columns = 3
 
     def __init__(self, config: SrganConfig, ctx: TrainContext) -> None:
         super().__init__(config, ctx)
