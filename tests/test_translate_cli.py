@@ -7,6 +7,7 @@ from PIL import Image
 
 from translate.cli.translate import main
 from translate.data.io import read_image
+from translate.errors import ModelFileError
 from translate.zoo import resolve_model
 
 
@@ -93,6 +94,8 @@ def test_direction_and_short_names(tmp_path):
     assert resolve_model("style", "BtoA", folder=tmp_path).name == "style_B2A.safetensors"
     assert resolve_model("sr_x2", folder=tmp_path).name == "sr_x2.safetensors"
     assert resolve_model(str(tmp_path / "style_A2B.safetensors"), "BtoA").name == "style_B2A.safetensors"
+    with pytest.raises(ModelFileError, match="needs the B -> A file"):
+        resolve_model(str(tmp_path / "sr_x2.safetensors"), "BtoA")
     source = _image(tmp_path / "p.png")
     assert main([str(source), "--model", str(tmp_path / "style_A2B.safetensors"), "--direction", "BtoA"]) == 0
     assert (tmp_path / "p_photos.png").is_file()

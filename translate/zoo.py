@@ -58,7 +58,9 @@ def resolve_model(name: str, direction: str = "AtoB", folder: str | Path | None 
         raise ModelFileError(f"{path}: a folder without G_{suffix}.safetensors; pass a model file")
     if path.suffix.lower() in (".safetensors", ".onnx", ".pth", ".pt", ".ckpt", ".bin"):
         if direction == "BtoA" and path.stem.endswith("A2B"):
-            path = path.with_name(path.name.replace("A2B", "B2A"))
+            return path.with_name(path.stem[:-3] + "B2A" + path.suffix)
+        if direction == "BtoA" and not path.stem.endswith("B2A"):
+            raise ModelFileError(f"{path}: --direction BtoA needs the B -> A file (named ..._B2A or G_B2A)")
         return path  # load_model gives the one-line error if it is missing or not ours
     base = Path(folder) if folder is not None else bundled_models_dir()
     for candidate in (base / f"{name}_{suffix}.safetensors", base / f"{name}.safetensors"):

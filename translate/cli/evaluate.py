@@ -7,7 +7,7 @@ from pathlib import Path
 
 from translate.cli.common import ArgumentParser, parse, run_cli
 from translate.data.folders import samples_dir
-from translate.errors import ConfigError
+from translate.errors import ConfigError, UserError
 from translate.inference import Translator
 from translate.nets.srresnet import SCALES
 
@@ -130,9 +130,15 @@ def main_translation(argv: Sequence[str] | None = None) -> int:
         from translate.zoo import resolve_model
 
         forward = Translator.from_file(resolve_model(args.model, "AtoB"), device=args.device, task="translation")
-        reverse_path = Path(args.reverse) if args.reverse else resolve_model(args.model, "BtoA")
+        if args.reverse:
+            reverse_path = Path(args.reverse)
+        else:
+            try:
+                reverse_path = resolve_model(args.model, "BtoA")
+            except UserError:
+                reverse_path = None  # a single model: no cycle to measure
         backward = (Translator.from_file(reverse_path, device=args.device, task="translation")
-                    if reverse_path.is_file() else None)
+                    if reverse_path is not None and reverse_path.is_file() else None)
         domain_a, domain_b = load_folder(args.domainA), load_folder(args.domainB)
         test = load_folder(args.test)[: args.max_images]
         classifier = train_classifier(domain_a, domain_b, steps=args.classifier_steps)
