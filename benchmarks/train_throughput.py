@@ -36,8 +36,7 @@ def measure(size: int, steps: int, device: str, amp: str, channels_last: bool, c
     loop = LoopConfig(device=device, amp=amp, channels_last=channels_last, compile=compile_)
     ctx = TrainContext(dev, pick_amp_dtype(amp, dev), channels_last=channels_last, total_steps=steps)
     recipe = CycleganRecipe(config, ctx)
-    ctx.optimizers = recipe.optimizers
-    ctx.scalers = {k: torch.amp.GradScaler(dev.type, enabled=ctx.amp_dtype == torch.float16) for k in recipe.optimizers}
+    ctx.bind(recipe)
     for net in recipe.nets.values():
         if channels_last:
             net.to(memory_format=torch.channels_last)

@@ -154,9 +154,7 @@ def test_joint_calls_give_the_same_losses_as_separate_ones(tmp_path):
 
         ctx = TrainContext(torch.device("cpu"))
         recipe = CycleganRecipe(_config(a, b, pool_size=0), ctx)
-        ctx.optimizers = recipe.optimizers
-        ctx.scalers = {k: torch.amp.GradScaler("cpu", enabled=False) for k in recipe.optimizers}
-        recipe.train_nets = recipe.nets
+        ctx.bind(recipe)
         if not joint:
             recipe._joint = lambda net, *xs, batchable: tuple(net(x) for x in xs)
         batch = {k: v[None] for k, v in recipe.data[(0, 1)].items()}

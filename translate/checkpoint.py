@@ -172,6 +172,13 @@ def _parse_spec(path: Path, metadata: dict[str, str]) -> ModelSpec:
         raise ModelFileError(f"{path}: model description is unreadable ({err})") from None
 
 
+def check_task(path: str | Path, spec: ModelSpec, task: str | tuple[str, ...] | None) -> None:
+    """ModelFileError unless the model's task is `task` (or one of them); None accepts any."""
+    wanted = (task,) if isinstance(task, str) else task
+    if wanted and spec.task not in wanted:
+        raise ModelFileError(f"{path}: is a {spec.task} model; this needs a {' or '.join(wanted)} model")
+
+
 def load_model(
     path: str | Path, task: str | tuple[str, ...] | None = None, device: str | torch.device = "cpu"
 ) -> tuple[nn.Module, ModelSpec]:
@@ -184,9 +191,7 @@ def load_model(
     path = Path(path)
     metadata, tensors = _open_checked(path, MODEL_FORMAT)
     spec = _parse_spec(path, metadata)
-    wanted = (task,) if isinstance(task, str) else task
-    if wanted and spec.task not in wanted:
-        raise ModelFileError(f"{path}: is a {spec.task} model; this needs a {' or '.join(wanted)} model")
+    check_task(path, spec, task)
     if spec.arch not in GENERATORS:
         raise ModelFileError(
             f"{path}: unknown architecture {spec.arch!r} (known: {', '.join(sorted(GENERATORS))}); "

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from translate.checkpoint import ModelSpec, load_model
+from translate.checkpoint import ModelSpec, check_task, load_model
 from translate.data.convert import to_gray, to_pixels, to_tensor
 from translate.data.io import DecodedImage
 from translate.data.resize import bicubic_resize
@@ -84,9 +84,7 @@ class Translator:
                 raise ConfigError("--half applies to PyTorch models; export with export-onnx --fp16 instead")
             sess = session(path, provider=provider)
             spec = read_spec(sess, path)
-            wanted = (task,) if isinstance(task, str) else task
-            if spec.task not in wanted:
-                raise ConfigError(f"{path}: is a {spec.task} model; this needs a {' or '.join(wanted)} model")
+            check_task(path, spec, task)
             return cls(OnnxNet(sess), spec, torch.device("cpu"), tile, tile_overlap, backend="onnx")
         dev = pick_device(device)
         if half and dev.type != "cuda":

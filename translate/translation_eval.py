@@ -21,7 +21,7 @@ from torch import nn
 from translate.data.augment import random_view
 from translate.data.convert import to_tensor
 from translate.data.folders import to_pil
-from translate.data.io import list_images, read_image
+from translate.data.io import list_images, read_image, write_image
 from translate.inference import Translator
 
 CROP = 64
@@ -100,3 +100,16 @@ def score(classifier: DomainClassifier, forward: Translator, backward: Translato
             cycle.append(float(np.abs(backward(translated) - pixels).mean()))
     return TranslationScore(len(test), float(np.mean(called_b)), float(np.mean(originals_b)),
                             float(np.mean(cycle)) if cycle else None)
+
+
+def write_pairs_grid(translator: Translator, images: list[Image.Image], path: str) -> None:
+    """Rows of input | output, each image scaled to 256 pixels high."""
+    rows = []
+    for image in images:
+        w, h = image.size
+        small = image.resize((round(w * 256 / h), 256))
+        pixels = np.asarray(small, dtype=np.float32) / 255.0
+        rows.append(np.concatenate([pixels, np.ones((256, 4, 3), np.float32), translator(pixels)], axis=1))
+    width = max(r.shape[1] for r in rows)
+    padded = [np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=1.0) for r in rows]
+    write_image(path, np.concatenate(padded, axis=0))

@@ -126,7 +126,7 @@ def main_translation(argv: Sequence[str] | None = None) -> int:
     args = parse(parser, argv)
 
     def body() -> int:
-        from translate.translation_eval import load_folder, score, train_classifier
+        from translate.translation_eval import load_folder, score, train_classifier, write_pairs_grid
         from translate.zoo import resolve_model
 
         forward = Translator.from_file(resolve_model(args.model, "AtoB"), device=args.device, task="translation")
@@ -157,19 +157,3 @@ def main_translation(argv: Sequence[str] | None = None) -> int:
 
     return run_cli(body)
 
-
-def write_pairs_grid(translator, images, path: str) -> None:
-    """Rows of input | output, each image scaled to 256 pixels high."""
-    import numpy as np
-
-    from translate.data.io import write_image
-
-    rows = []
-    for image in images:
-        w, h = image.size
-        small = image.resize((round(w * 256 / h), 256))
-        pixels = np.asarray(small, dtype=np.float32) / 255.0
-        rows.append(np.concatenate([pixels, np.ones((256, 4, 3), np.float32), translator(pixels)], axis=1))
-    width = max(r.shape[1] for r in rows)
-    padded = [np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=1.0) for r in rows]
-    write_image(path, np.concatenate(padded, axis=0))

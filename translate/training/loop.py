@@ -205,9 +205,7 @@ class _Run:
 
         seed_everything(loop.seed)  # identical initial weights on every process
         recipe = self.recipe_cls(self.recipe_config, ctx)
-        ctx.optimizers = recipe.optimizers
-        ctx.scalers = {name: torch.amp.GradScaler(self.device.type, enabled=amp_dtype == torch.float16)
-                       for name in recipe.optimizers}
+        ctx.bind(recipe)
         for opt in recipe.optimizers.values():
             for group in opt.param_groups:
                 group.setdefault("base_lr", group["lr"])

@@ -48,6 +48,14 @@ class TrainContext:
     def is_main(self) -> bool:
         return self.rank == 0
 
+    def bind(self, recipe: Recipe) -> None:
+        """Take the recipe's optimisers, with a gradient scaler each (active for fp16 only), and let the recipe
+        train its plain nets until the loop wraps them for DDP or compile."""
+        self.optimizers = recipe.optimizers
+        self.scalers = {name: torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
+                        for name in recipe.optimizers}
+        recipe.train_nets = dict(recipe.nets)
+
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.amp_dtype is None:
             return contextlib.nullcontext()
