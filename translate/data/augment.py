@@ -34,7 +34,7 @@ def random_view(image: Image.Image, rng: np.random.Generator, crop: int, load_si
 
 
 def centre_view(image: Image.Image, crop: int, load_size: int) -> np.ndarray:
-    """The deterministic counterpart of random_view: centre crop, no flip (for sample grids)."""
+    """The deterministic counterpart of random_view: centre crop, no flip (sample grids, the images of a GAN folder)."""
     scaled = resize_shorter(image, load_size)
     w, h = scaled.size
     left, top = (w - crop) // 2, (h - crop) // 2

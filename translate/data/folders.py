@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from translate.data.augment import centre_view
 from translate.data.convert import to_tensor
 from translate.data.io import list_images, read_image
 from translate.errors import ConfigError
@@ -19,18 +20,6 @@ from translate.errors import ConfigError
 def samples_dir() -> Path:
     """datasets/samples/ of a source checkout (where the bundled real samples live)."""
     return Path(__file__).resolve().parents[2] / "datasets" / "samples"
-
-
-def resize_square(image: torch.Tensor, size: int) -> torch.Tensor:
-    """(C, H, W) -> (C, size, size): shorter side scaled to `size` (antialiased), then centre crop."""
-    _, h, w = image.shape
-    scale = size / min(h, w)
-    new_h, new_w = max(size, round(h * scale)), max(size, round(w * scale))
-    if (new_h, new_w) != (h, w):
-        image = F.interpolate(image[None], size=(new_h, new_w), mode="bilinear", antialias=True,
-                              align_corners=False)[0]
-    top, left = (new_h - size) // 2, (new_w - size) // 2
-    return image[:, top:top + size, left:left + size]
 
 
 class TensorImages(Dataset):
@@ -92,8 +81,8 @@ class ImageFolder(Dataset):
     def __getitem__(self, key: tuple[int, int]) -> dict:
         index, _ = key
         decoded = read_image(self.files[index], mode="L" if self.channels == 1 else "RGB")
-        image = resize_square(to_tensor(decoded.pixels, (0.0, 1.0)), self.image_size)
-        return {"image": image * 2 - 1, "label": self.labels[index]}
+        view = centre_view(to_pil(decoded.pixels), self.image_size, self.image_size)
+        return {"image": to_tensor(view, (-1.0, 1.0)), "label": self.labels[index]}
 
 
 def open_image_source(source: str, image_size: int, channels: int) -> Dataset:
