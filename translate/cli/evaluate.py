@@ -63,12 +63,18 @@ def main_gan(argv: Sequence[str] | None = None) -> int:
         description="Measure a digits generator in the feature space of a classifier trained here on the "
         "bundled real digits: classes covered, class-histogram entropy (max ln 10 = 2.30), mean confidence, "
         "label agreement (conditional models), classifier-feature FID and k-NN precision/recall against "
-        "held-out real digits. Rows for the held-out real digits and an untrained generator give the scale.",
+        "held-out real digits. Rows for the held-out real digits and an untrained generator give the scale. "
+        "With --inception-weights, also FID, KID and IS of the samples with the standard Inception-v3 network.",
     )
     parser.add_argument("model", help="generation model file (.safetensors) trained on digits")
     parser.add_argument("--n", type=int, default=1000, help="samples to draw (default 1000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--inception-weights", metavar="FILE",
+                        help="the standard Inception-v3 weights (pt_inception-2015-12-05-6726825d.pth, or its tensors "
+                        "as .safetensors): also print FID, KID and IS; never downloaded (see the README)")
+    parser.add_argument("--real-folder", metavar="DIR", help="real images for FID/KID (default: the held-out real "
+                        "digits); resized and centre-cropped to the generator's size and channels")
     args = parse(parser, argv)
 
     def body() -> int:
@@ -80,20 +86,34 @@ def main_gan(argv: Sequence[str] | None = None) -> int:
         from translate.sampling import class_labels, generate, latents
         from translate.training.loop import pick_device
 
-        net, spec = load_model(args.model, task="generation", device=pick_device(args.device))
+        device = pick_device(args.device)
+        net, spec = load_model(args.model, task="generation", device=device)
         if spec.out_channels != 1:
             raise ConfigError(f"{args.model}: has {spec.out_channels} channels; the digits measures need a "
                               "grayscale digits generator")
         if args.n < 20:
             raise ConfigError(f"--n must be at least 20, got {args.n}")
+        if args.real_folder and not args.inception_weights:
+            raise ConfigError("--real-folder is the real set of the Inception measures; it needs --inception-weights")
+        inception = folder_images = None
+        if args.inception_weights:  # load and read these first: a bad file or folder fails before the slow work
+            from translate.inception_eval import load_inception
+
+            inception = load_inception(args.inception_weights, device)
+            if args.real_folder:
+                from translate.data.folders import ImageFolder
+
+                folder = ImageFolder(args.real_folder, spec.image_size, spec.out_channels)
+                folder_images = (torch.stack([folder[(i, 0)]["image"] for i in range(len(folder))]) + 1) / 2
         ref = reference()
         z = latents(spec, list(range(args.seed, args.seed + args.n)))
         labels = class_labels(spec, None, args.n)
         torch.manual_seed(args.seed)
         untrained = GENERATORS[spec.arch](**spec.arch_kwargs).eval()
+        samples = generate(net, spec, z, labels)
         rows = {
             "real (held-out)": measure((ref.test_images + 1) / 2, ref, ref.test_labels if labels is not None else None),
-            Path(args.model).name: measure(generate(net, spec, z, labels), ref, labels),
+            Path(args.model).name: measure(samples, ref, labels),
             "untrained G": measure(generate(untrained, spec, z, labels), ref, labels),
         }
         print(f"digits classifier: test accuracy {ref.test_accuracy:.3f} on {len(ref.test_labels)} held-out digits")
@@ -102,6 +122,15 @@ def main_gan(argv: Sequence[str] | None = None) -> int:
         for name, r in rows.items():
             print(f"{name[:22]:<22}" + "".join(f"{r[k]:>17.3f}" if isinstance(r[k], float) else f"{r[k]:>17}"
                                                for k in keys))
+        if inception is not None:
+            from translate.inception_eval import inception_scores
+
+            real = folder_images if folder_images is not None else (ref.test_images + 1) / 2
+            scores = inception_scores(inception, real, samples)
+            print(f"Inception-v3 ({args.inception_weights}): {len(samples)} samples against {len(real)} real images "
+                  f"({args.real_folder or 'held-out digits'})")
+            print(f"FID {scores.fid:.2f}   KID {scores.kid_mean:.4f} +- {scores.kid_std:.4f}   "
+                  f"IS {scores.is_mean:.3f} +- {scores.is_std:.3f}")
         return 0
 
     return run_cli(body)
