@@ -62,6 +62,46 @@ def test_fp16_export(tmp_path, capsys):
     assert model16.graph.input[0].type.tensor_type.elem_type == TensorProto.FLOAT  # float32 at the boundary
 
 
+@pytest.mark.parametrize("make, calibration", [(tiny_translator, "photos_vangogh/photos"), (tiny_sr, "sr/Set5")])
+def test_int8_export_is_quantised_close_to_torch_and_runs(tmp_path, capsys, samples, make, calibration):
+    import onnx
+
+    from translate.onnx_int8 import MIN_PSNR_DB
+
+    model = make(tmp_path / "m.safetensors")
+    assert export_main([str(model), "--int8", str(samples / calibration)]) == 0
+    out = capsys.readouterr().out
+    psnr = float(out.split("PSNR >= ")[1].split(" dB")[0])
+    assert psnr >= MIN_PSNR_DB
+    path = tmp_path / "m-int8.onnx"
+    graph = onnx.load(path).graph
+    int8_weights = [i for i in graph.initializer if len(i.dims) == 4 and i.data_type == onnx.TensorProto.INT8]
+    assert int8_weights and any(n.op_type == "QuantizeLinear" for n in graph.node)
+    sess = session(path, provider="cpu")
+    assert read_spec(sess, path) == load_model(model)[1]  # the spec survives quantisation
+    assert "int8" in sess.get_modelmeta().custom_metadata_map["quantization"]
+    image = np.random.default_rng(0).random((37, 29, 3), dtype=np.float32)
+    result = Translator.from_file(path)(image)
+    scale = read_spec(sess, path).scale
+    assert result.shape == (37 * scale, 29 * scale, 3) and result.min() >= 0 and result.max() <= 1
+
+
+def test_int8_export_errors(tmp_path, capsys, samples):
+    translator, generator = tiny_translator(tmp_path / "t.safetensors"), tiny_generator(tmp_path / "g.safetensors")
+    (tmp_path / "empty").mkdir()
+    cases = [
+        ([str(translator), "--int8", str(samples / "sr/Set5"), "--fp16"], "pick one"),
+        ([str(generator), "--int8", str(samples / "sr/Set5")], "image-to-image models"),
+        ([str(translator), "--int8", str(tmp_path / "missing")], "no such folder"),
+        ([str(translator), "--int8", str(tmp_path / "empty")], "no images found"),
+    ]
+    for argv, message in cases:
+        assert export_main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+    assert not list(tmp_path.glob("*.onnx"))
+
+
 def test_onnx_backend_matches_torch_on_odd_sizes(tmp_path):
     model = tiny_translator(tmp_path / "t.safetensors")
     assert export_main([str(model)]) == 0
