@@ -54,6 +54,33 @@ def test_sr_patches_are_seeded_and_sized(tmp_path, capsys):
     assert torch.allclose(item["lr"] * 255, (item["lr"] * 255).round(), atol=1e-3)  # 8-bit levels
 
 
+def test_bicubic_lr_is_the_clean_downscale_and_realistic_lr_is_degraded_but_seeded(tmp_path):
+    from translate.data.resize import bicubic_resize
+
+    # a smooth image, so that blur, noise and JPEG visibly change it
+    yy, xx = np.mgrid[0:64, 0:64]
+    smooth = np.stack([xx * 3, yy * 3, (xx + yy) * 1.5], axis=2).astype(np.uint8)
+    folder = tmp_path / "hr"
+    folder.mkdir()
+    Image.fromarray(smooth).save(folder / "smooth.png")
+    clean = SRPatches(folder, scale=4, crop=64, patches_per_image=8)
+    real = SRPatches(folder, scale=4, crop=64, patches_per_image=8, degradation="realistic")
+    differences = []
+    for seed in range(8):
+        item, degraded = clean[(0, seed)], real[(0, seed)]
+        hr = (item["hr"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        assert torch.equal(item["hr"], degraded["hr"])  # the target stays clean
+        expected = bicubic_resize(hr.astype(np.float32) / 255, (16, 16))
+        assert np.array_equal(item["lr"].permute(1, 2, 0).numpy(), expected)
+        assert degraded["lr"].shape == (3, 16, 16) and degraded["lr"].min() >= 0 and degraded["lr"].max() <= 1
+        assert torch.equal(degraded["lr"], real[(0, seed)]["lr"])  # same seed, same degradation
+        differences.append(float((degraded["lr"] - item["lr"]).abs().mean()))
+    assert max(differences) > 2 / 255 and len(set(differences)) > 4  # degraded, differently per seed
+    assert abs(float(real[(0, 0)]["lr"].mean() - clean[(0, 0)]["lr"].mean())) < 0.05  # no colour shift
+    with pytest.raises(ValueError, match="degradation must be one of"):
+        SRPatches(folder, scale=4, crop=64, degradation="jpeg")
+
+
 def test_psnr_and_ssim_by_hand():
     a = np.full((20, 20), 100.0)
     assert psnr(a, a) == math.inf and ssim(a, a) == pytest.approx(1.0)

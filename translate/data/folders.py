@@ -98,7 +98,8 @@ def open_image_source(source: str, image_size: int, channels: int) -> Dataset:
 
 
 class SRPatches(Dataset):
-    """Random HR crops from a folder of HR images, with LR made on the fly by bicubic downscaling.
+    """Random HR crops from a folder of HR images, with LR made on the fly by bicubic downscaling
+    (`degradation` "bicubic"), or by blur, downscaling, noise and JPEG ("realistic", see data/degrade.py).
 
     All HR images are decoded once and kept in memory as 8-bit arrays. Items: {"lr": (3, crop/scale,
     crop/scale), "hr": (3, crop, crop)}, both in [0, 1]; the LR is rounded to 8 bits like benchmark LR
@@ -106,13 +107,16 @@ class SRPatches(Dataset):
     `patches_per_image` items per image. Images smaller than the crop are upscaled to fit (with a note).
     """
 
-    def __init__(self, root: str | Path, scale: int, crop: int, patches_per_image: int = 100) -> None:
+    def __init__(self, root: str | Path, scale: int, crop: int, patches_per_image: int = 100,
+                 degradation: str = "bicubic") -> None:
+        from translate.data.degrade import Degrader
         from translate.data.resize import bicubic_resize
 
         if crop % scale:
             raise ConfigError(f"crop {crop} must be a multiple of scale {scale}")
         self.files = list_images(root)
         self.scale, self.crop, self.patches_per_image = scale, crop, patches_per_image
+        self.degrade = Degrader(scale, degradation)
         self.images: list[np.ndarray] = []
         for path in self.files:
             pixels = read_image(path).pixels
@@ -128,8 +132,6 @@ class SRPatches(Dataset):
         return len(self.images) * self.patches_per_image
 
     def __getitem__(self, key: tuple[int, int]) -> dict:
-        from translate.data.resize import bicubic_resize
-
         index, seed = key
         rng = np.random.default_rng(seed)
         image = self.images[index % len(self.images)]
@@ -139,10 +141,8 @@ class SRPatches(Dataset):
         if rng.random() < 0.5:
             hr = hr[:, ::-1]
         hr = np.rot90(hr, k=int(rng.integers(0, 4)))
-        hr = hr.astype(np.float32) / 255.0
-        small = self.crop // self.scale
-        lr = bicubic_resize(hr, (small, small))
-        return {"lr": to_tensor(lr, (0.0, 1.0)), "hr": to_tensor(hr, (0.0, 1.0))}
+        lr = self.degrade(hr, seed)
+        return {"lr": to_tensor(lr, (0.0, 1.0)), "hr": to_tensor(hr.astype(np.float32) / 255.0, (0.0, 1.0))}
 
 
 def to_pil(pixels: np.ndarray):

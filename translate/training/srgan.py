@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from translate.checkpoint import ModelSpec, load_model
+from translate.data.degrade import DEGRADATIONS
 from translate.data.folders import SRPatches
 from translate.errors import ConfigError
 from translate.losses import VGGPerceptualLoss, d_logistic, g_non_saturating
@@ -28,6 +29,8 @@ class SrganConfig:
     scale: int = option(4, "upscaling factor: 2, 3, 4 or 8", choices=SCALES)
     crop: int = option(96, "HR patch size (LR patches are crop / scale)")
     patches_per_image: int = option(100, "random patches per image in one epoch")
+    degradation: str = option("bicubic", "how LR patches are made: bicubic (clean, as the benchmarks) or realistic "
+                              "(blur, bicubic, noise, JPEG: for real-world photos)", choices=DEGRADATIONS)
     n_blocks: int = option(16, "residual blocks in the generator")
     channels: int = option(64, "feature channels in the generator")
     batch_norm: bool = option(False, "batch norm in the residual blocks (SRGAN paper: on; EDSR: off)")
@@ -51,6 +54,7 @@ class SrganConfig:
         if self.scale not in SCALES:
             raise ConfigError(f"scale must be one of {', '.join(map(str, SCALES))}, got {self.scale}")
         check_choice("pixel_loss", self.pixel_loss, tuple(PIXEL_LOSSES))
+        check_choice("degradation", self.degradation, DEGRADATIONS)
         check_choice("stage", self.stage, ("psnr", "gan"))
         check_choice("content_loss", self.content_loss, ("vgg", "feature_matching"))
         if self.crop % self.scale:
@@ -66,7 +70,7 @@ class SrganRecipe(Recipe):
         super().__init__(config, ctx)
         if not config.data:
             raise ConfigError("--data is required: a folder of HR training images (e.g. ../shared/data/sr/BSD68)")
-        self.data = SRPatches(config.data, config.scale, config.crop, config.patches_per_image)
+        self.data = SRPatches(config.data, config.scale, config.crop, config.patches_per_image, config.degradation)
         self.g_kwargs = {"scale": config.scale, "n_blocks": config.n_blocks, "channels": config.channels,
                          "batch_norm": config.batch_norm, "bicubic_skip": config.bicubic_skip}
         generator = None
