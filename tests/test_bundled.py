@@ -74,3 +74,24 @@ def test_digits_card_matches_evaluate_gan(entry, tmp_path_factory):
             assert result[key] == pytest.approx(figures[key], abs=0.01), key
     assert torch.isfinite(torch.tensor(result["classifier_fid"]))
     assert np.isfinite(result["precision"])
+
+
+STYLE_TRAINING_DATA = {"vangogh": ("photos_vangogh/photos", "photos_vangogh/vangogh")}
+
+
+@pytest.mark.parametrize("entry", [e for e in ENTRIES if e.spec.recipe == "cyclegan" and e.name.endswith("_A2B")],
+                         ids=lambda e: e.name)
+def test_style_card_matches_evaluate_translation_on_unseen_photos(entry, samples):
+    """The card's figures on the three horse photos of datasets/samples (never trained on)."""
+    from translate.translation_eval import load_folder, score, train_classifier
+
+    name = entry.name.removesuffix("_A2B")
+    figures = card_figures(entry.name)
+    folder_a, folder_b = STYLE_TRAINING_DATA[name]
+    classifier = train_classifier(load_folder(samples / folder_a), load_folder(samples / folder_b))
+    forward = Translator.from_file(resolve_model(name, "AtoB"), device="cpu")
+    backward = Translator.from_file(resolve_model(name, "BtoA"), device="cpu")
+    result = score(classifier, forward, backward, load_folder(samples / "horse2zebra"))
+    assert result.translated_called_b == pytest.approx(figures["horses_painting_share"], abs=0.05)
+    assert result.cycle_l1 == pytest.approx(figures["horses_cycle_l1"], abs=0.002)
+    assert result.translated_called_b > result.originals_called_b
