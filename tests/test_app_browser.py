@@ -1,6 +1,7 @@
 """The web app in a real browser: Debian's Chromium driven by Playwright, on loopback only."""
 
 import socket
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,34 +18,52 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+@contextmanager
+def _serve(folders):
+    """The app on a free loopback port; gives its URL."""
     from translate.app import build_app
 
-    folder = tmp_path_factory.mktemp("models")
-    tiny_translator(folder / "style_A2B.safetensors", ("photos", "vangogh"))
-    tiny_sr(folder / "sr_x2.safetensors")
-    tiny_generator(folder / "digits.safetensors")
-    app = build_app([folder], device="cpu")
+    app = build_app(folders, device="cpu")
     port = _free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, show_error=True)
-    yield f"http://127.0.0.1:{port}/"
-    app.close()
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.close()
 
 
-@pytest.fixture(scope="module")
-def page(server):
+@contextmanager
+def _browse(url):
+    """A headless Chromium page on `url`, once the app has rendered."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--no-first-run"])
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
-        page.goto(server)
-        page.wait_for_selector("#style-input")
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.goto(url)
+            page.wait_for_selector("#style-input")
+            yield page
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("models")
+    tiny_translator(folder / "style_A2B.safetensors", ("photos", "vangogh"))
+    tiny_sr(folder / "sr_x2.safetensors")
+    tiny_generator(folder / "digits.safetensors")
+    with _serve([folder]) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    with _browse(server) as page:
         yield page
-        browser.close()
 
 
 def _natural_sizes(page, selector):
@@ -91,3 +110,12 @@ def test_other_tabs_render(page, tmp_path):
         page.wait_for_timeout(300)
         page.screenshot(path=str(tmp_path / f"{tab}.png"), full_page=True)
     assert "digits" in page.inner_text("body")
+
+
+def test_bundled_models_style_tab(samples, tmp_path):
+    """No flags: the app serves the bundled models, and the style tab's default is the Van Gogh model."""
+    with _serve(None) as url, _browse(url) as page:
+        assert "photos → vangogh" in page.input_value("#style-model input")
+        _upload_and_run(page, "Style transfer", "style", samples / "photos_vangogh/photos/tubingen.jpg")
+        assert _natural_sizes(page, "#style-output") == [[1024, 768]]
+        page.screenshot(path=str(tmp_path / "style-vangogh.png"), full_page=True)

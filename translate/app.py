@@ -253,7 +253,8 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
             with gr.Row():
                 style_in = uploaded_image(label="Input", elem_id="style-input")
                 style_out = gr.Image(label="Output", format="png", interactive=False, elem_id="style-output")
-            style_model = gr.Dropdown(choices, value=choices[0] if choices else None, label="Model")
+            style_model = gr.Dropdown(choices, value=choices[0] if choices else None, label="Model",
+                                      elem_id="style-model")
             style_go = gr.Button("Translate", variant="primary", elem_id="style-run")
             gr.Examples(_examples("photos_vangogh/photos/golden_gate.jpg", "photos_vangogh/photos/tubingen.jpg",
                                   "horse2zebra/0.png", "monet_etretat/trainB/etretat-normandy-france.jpg"),
