@@ -35,7 +35,11 @@ class Pix2pixConfig:
     ngf: int = option(64, "generator base channels")
     ndf: int = option(64, "discriminator base channels")
     d_layers: int = option(3, "PatchGAN layers (3: 70x70 patches)")
-    norm: str = option("batch", "normalisation: batch (paper), instance, layer or none", choices=NORMS)
+    norm: str = option("instance", "normalisation: instance (default), batch, layer or none. The paper's batch "
+                       "norm at batch 1 normalises each image by its own statistics and is run that way at test "
+                       "time too; instance norm does exactly that in training and inference alike, whereas batch "
+                       "norm in eval mode would switch to running averages the model never trained with",
+                       choices=NORMS)
     dropout: float = option(0.5, "dropout in the inner decoder levels (pix2pix's noise)")
     gan_loss: str = option("non_saturating", "adversarial objective", choices=tuple(ADVERSARIAL_LOSSES))
     lambda_l1: float = option(100.0, "weight of the L1 loss to the target")
