@@ -32,22 +32,25 @@ def _serve(folders):
         app.close()
 
 
-@contextmanager
-def _browse(url):
-    """A headless Chromium page on `url`, once the app has rendered."""
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for the module (Playwright's sync API allows one instance at a time)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--no-first-run"])
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            page.goto(url)
-            page.wait_for_selector("#style-input")
-            yield page
-        finally:
-            browser.close()
+        yield browser
+        browser.close()
+
+
+def _open(browser, url):
+    """A new page on `url`, once the app has rendered."""
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(url)
+    page.wait_for_selector("#style-input")
+    return page
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +64,10 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(server):
-    with _browse(server) as page:
-        yield page
+def page(browser, server):
+    page = _open(browser, server)
+    yield page
+    page.close()
 
 
 def _natural_sizes(page, selector):
@@ -112,10 +116,12 @@ def test_other_tabs_render(page, tmp_path):
     assert "digits" in page.inner_text("body")
 
 
-def test_bundled_models_style_tab(samples, tmp_path):
+def test_bundled_models_style_tab(browser, samples, tmp_path):
     """No flags: the app serves the bundled models, and the style tab's default is the Van Gogh model."""
-    with _serve(None) as url, _browse(url) as page:
+    with _serve(None) as url:
+        page = _open(browser, url)
         assert "photos → vangogh" in page.input_value("#style-model input")
         _upload_and_run(page, "Style transfer", "style", samples / "photos_vangogh/photos/tubingen.jpg")
         assert _natural_sizes(page, "#style-output") == [[1024, 768]]
         page.screenshot(path=str(tmp_path / "style-vangogh.png"), full_page=True)
+        page.close()
