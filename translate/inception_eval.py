@@ -9,9 +9,7 @@ just those tensors.
 
 from __future__ import annotations
 
-import pickle
 import tempfile
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import torch
 from torch import nn
 
 from translate.errors import ConfigError, ModelFileError
+from translate.foreign_weights import read_weights
 
 WEIGHTS_URLS = (
     "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth",
@@ -46,34 +45,7 @@ def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
             f"{path}: no such file; FID/KID/IS need the standard Inception-v3 weights (pt_inception-2015-12-05): "
             f"download {WEIGHTS_URLS[0]} (or the same file from {WEIGHTS_URLS[1]}) and pass its path"
         )
-    if path.is_dir():
-        raise ModelFileError(f"{path}: is a folder, expected the Inception-v3 weights file (.pth or .safetensors)")
-    try:
-        if path.suffix.lower() == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(path, device="cpu")
-        else:
-            with warnings.catch_warnings():  # torch's note on raw pickles would break the one-line error
-                warnings.filterwarnings("ignore", message="Detected pickle protocol")
-                state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise ModelFileError(
-            f"{path}: not a plain weights file; its pickle holds objects other than tensors (or it is no PyTorch "
-            "file at all), and they are refused because unpickling them can run code"
-        ) from None
-    # a file that is not a weights file makes these loaders raise nearly any exception type (KeyError,
-    # EOFError, SafetensorError, ...); each one means the same thing to the user
-    except Exception as err:
-        problem = str(err).splitlines()[0][:120] if str(err).strip() else type(err).__name__
-        raise ModelFileError(f"{path}: not a readable weights file, corrupt or truncated ({problem})") from None
-    if not isinstance(state, dict):
-        raise ModelFileError(f"{path}: holds a {type(state).__name__}, not a state dict of tensors")
-    odd = [k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
-    if odd:
-        raise ModelFileError(f"{path}: not a state dict of tensors (entry {odd[0]!r} is a "
-                             f"{type(state[odd[0]]).__name__})")
-    return state
+    return read_weights(path)
 
 
 def load_inception(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:

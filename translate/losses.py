@@ -135,6 +135,7 @@ class VGGPerceptualLoss(nn.Module):
         from torchvision.models import vgg19
 
         from translate.errors import ConfigError
+        from translate.foreign_weights import read_weights
 
         if not path:
             raise ConfigError(
@@ -144,16 +145,11 @@ class VGGPerceptualLoss(nn.Module):
         file = Path(path)
         if not file.is_file():
             raise ConfigError(f"{file}: no such VGG19 weights file (expected {VGG19_URL.rsplit('/', 1)[1]})")
+        state = read_weights(file)
+        net = vgg19(weights=None)
         try:
-            if file.suffix == ".safetensors":
-                from safetensors.torch import load_file
-
-                state = load_file(file)
-            else:
-                state = torch.load(file, map_location="cpu", weights_only=True)
-            net = vgg19(weights=None)
             net.load_state_dict(state)
-        except Exception as err:  # noqa: BLE001 - torch.load/safetensors raise many types; report one line
+        except RuntimeError as err:  # missing, unexpected or mis-shaped entries
             raise ConfigError(f"{file}: not VGG19 weights ({str(err).splitlines()[0][:120]})") from None
         return cls(net.features, layer)
 
