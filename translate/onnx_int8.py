@@ -19,8 +19,10 @@ import torch
 from torch import nn
 
 from translate.checkpoint import ModelSpec, atomic_write
+from translate.data.convert import to_tensor
 from translate.data.io import list_images, read_image
 from translate.errors import ConfigError
+from translate.metrics import psnr
 
 MIN_PSNR_DB = 30.0
 """Lowest accepted PSNR (dB, pixels in [0, 1]) of the int8 output against PyTorch on the calibration images:
@@ -37,19 +39,15 @@ def calibration_inputs(folder: str | Path, spec: ModelSpec) -> list[np.ndarray]:
     """
     if spec.task == "generation":
         raise ConfigError("--int8 is for image-to-image models; a generation model takes noise, not images")
-    low, high = spec.value_range
     m = max(spec.size_multiple, 1)
     inputs = []
     for path in list_images(folder)[:MAX_CALIBRATION_IMAGES]:
         pixels = read_image(path, mode="L" if spec.in_channels == 1 else "RGB").pixels
-        if pixels.ndim == 2:
-            pixels = pixels[..., None]
         h, w = (min(CALIBRATION_CROP, side) // m * m for side in pixels.shape[:2])
         if h < 2 * m or w < 2 * m:
             continue  # too small to say anything about activation ranges
         top, left = (pixels.shape[0] - h) // 2, (pixels.shape[1] - w) // 2
-        crop = pixels[top:top + h, left:left + w].transpose(2, 0, 1)[None]
-        inputs.append(np.ascontiguousarray(crop * (high - low) + low, dtype=np.float32))
+        inputs.append(to_tensor(pixels[top:top + h, left:left + w], spec.value_range)[None].numpy())
     if not inputs:
         raise ConfigError(f"{folder}: no image of at least {2 * m}x{2 * m} pixels to calibrate with")
     return inputs
@@ -102,6 +100,5 @@ def psnr_against_torch(net: nn.Module, spec: ModelSpec, path: str | Path, inputs
         with torch.no_grad():
             expected = net(torch.from_numpy(x)).numpy()
         got = sess.run(None, {"input": x})[0]
-        mse = float(np.mean(((got - expected) / (high - low)) ** 2))
-        worst = min(worst, 10 * np.log10(1 / max(mse, 1e-12)))
+        worst = min(worst, psnr(got, expected, peak=high - low))
     return worst
