@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from translate.data.augment import random_view
+from translate.data.augment import random_view, resize_shorter
 from translate.data.convert import to_tensor
 from translate.data.folders import to_pil
 from translate.data.io import list_images, read_image, write_image
@@ -44,15 +44,9 @@ class DomainClassifier(nn.Module):
         return self.body(x)
 
 
-def _scaled(image: Image.Image) -> Image.Image:
-    w, h = image.size
-    factor = SHORTER_SIDE / min(w, h)
-    return image.resize((max(CROP, round(w * factor)), max(CROP, round(h * factor))), Image.BICUBIC)
-
-
 def crops(images: list[Image.Image], n: int, rng: np.random.Generator) -> torch.Tensor:
     """n random CROP x CROP views (flips included) of images scaled to SHORTER_SIDE, (n, 3, 64, 64) in [-1, 1]."""
-    scaled = [_scaled(im) for im in images]
+    scaled = [resize_shorter(im, SHORTER_SIDE) for im in images]
     views = [random_view(scaled[int(rng.integers(len(scaled)))], rng, CROP, SHORTER_SIDE, 1.25) for _ in range(n)]
     return torch.stack([to_tensor(v, (-1.0, 1.0)) for v in views])
 
