@@ -91,6 +91,13 @@ def test_trains_and_saves_both_directions(tmp_path):
     assert (tmp_path / "run" / "samples" / "step_0000006.png").is_file()
 
 
+def test_names_flag_names_the_domains_in_the_model_files(tmp_path):
+    a, b = _domains(tmp_path)
+    train(CycleganRecipe, _config(a, b, names=("photo", "monet")), _loop(tmp_path / "run", steps=1))
+    _, spec = load_model(tmp_path / "run" / "models" / "G_B2A.safetensors", task="translation")
+    assert spec.domains == ("monet", "photo")
+
+
 def test_resume_continues_exactly_with_pools(tmp_path):
     a, b = _domains(tmp_path)
     train(CycleganRecipe, _config(a, b), _loop(tmp_path / "straight"))
@@ -119,6 +126,7 @@ def test_corrupt_file_among_good_ones_is_skipped(tmp_path, capsys):
     (["--domainA", "{a}", "--domainB", "{b}", "--norm", "group"], "invalid choice: 'group'"),
     (["--domainA", "{a}", "--domainB", "{b}", "--crop", "64", "--load-size", "32"], "must be at least the crop"),
     (["--domainA", "{a}"], "give --domainA and --domainB"),
+    (["--domainA", "{a}", "--domainB", "{b}", "--names", "photo"], "names must be two domain names"),
 ])
 def test_bad_input_is_one_line(tmp_path, capsys, args, message):
     a, b = _domains(tmp_path)

@@ -58,6 +58,8 @@ class CycleganConfig:
     domainA: str | None = option(None, "folder of domain A images (searched recursively), e.g. photos")  # noqa: N815
     domainB: str | None = option(None, "folder of domain B images, e.g. vangogh")  # noqa: N815
     dataroot: str | None = option(None, "alternatively a folder with trainA/ and trainB/ (the public sets)")
+    names: tuple[str, ...] = option((), "names of domains A and B in the model files, e.g. photo monet (default: "
+                                    "the folders' names, or the two halves of a dataroot named like horse2zebra)")
     crop: int = option(256, "training crop size (a multiple of 4)")
     load_size: int = option(286, "shorter side before cropping")
     scale_jitter: float = option(1.0, "scale the shorter side by up to this factor more (single-image domains)")
@@ -88,6 +90,8 @@ class CycleganConfig:
             raise ConfigError("gan_loss wgan_gp is for train-gan; CycleGAN uses lsgan, non_saturating or hinge")
         if self.crop % 4:
             raise ConfigError(f"crop must be a multiple of 4, got {self.crop}")
+        if self.names and len(self.names) != 2:
+            raise ConfigError(f"names must be two domain names, got {list(self.names)}")
 
     def domain_folders(self) -> tuple[Path, Path]:
         if self.dataroot:
@@ -117,7 +121,9 @@ class CycleganRecipe(Recipe):
         for folder in (folder_a, folder_b):
             _check_folder(folder)
         self.domain_a, self.domain_b = Domain(folder_a), Domain(folder_b)
-        if config.dataroot:  # trainA/trainB say nothing; the set's name ("horse2zebra") is better
+        if config.names:
+            self.names = tuple(config.names)
+        elif config.dataroot:  # trainA/trainB say nothing; the set's name ("horse2zebra") is better
             left, _, right = Path(config.dataroot).name.partition("2")
             self.names = (left or "A", right or "B")
         else:
