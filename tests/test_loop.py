@@ -97,6 +97,10 @@ def test_cli_config_file_flags_and_resume(tmp_path, capsys):
     assert train_main(ToyRecipe, ["--resume", str(out), "--steps", "6"]) == 0
     assert load_state(out / "checkpoint.safetensors")["step"] == 6
     assert json.loads((out / "config.json").read_text())["loop"]["batch_size"] == 4
+    # a new learning rate given on resume applies (the checkpoint's optimiser state would otherwise keep 0.01)
+    assert train_main(ToyRecipe, ["--resume", str(out), "--steps", "7", "--lr", "0.003"]) == 0
+    groups = load_state(out / "checkpoint.safetensors")["optimizers"]["G"]["param_groups"]
+    assert groups[0]["base_lr"] == 0.003 and groups[0]["lr"] == 0.003
 
 
 @pytest.mark.parametrize("toml, message", [

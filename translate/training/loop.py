@@ -403,7 +403,10 @@ class _Run:
                 self.log(f"no EMA of {name} in the checkpoint; starting it from the current weights")
                 ema.average.load_state_dict(recipe.nets[name].state_dict())
         for name, opt in recipe.optimizers.items():
+            configured = [group["base_lr"] for group in opt.param_groups]
             opt.load_state_dict(state["optimizers"][name])
+            for group, lr in zip(opt.param_groups, configured):  # a resumed run may be given a new --lr
+                group["base_lr"] = lr
         for name, scaler in ctx.scalers.items():
             scaler.load_state_dict(state["scalers"][name])
         recipe.load_state_dict(state["recipe_state"])
