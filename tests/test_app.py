@@ -1,5 +1,7 @@
 """The web app's handlers, called directly: right sizes and modes out, errors as clear messages."""
 
+import platform
+
 import numpy as np
 import pytest
 from helpers import tiny_generator, tiny_sr, tiny_translator
@@ -71,3 +73,12 @@ def test_errors_become_messages(shelf, tmp_path):
         shelf.super_resolve(big, "x2 (sr_x2)")
     with pytest.raises(UserError, match="number of samples"):
         shelf.generate("digits", 0, "", 500)
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="a glibc setting")
+def test_heap_trimmer_is_active_on_glibc():
+    from translate.app import HeapTrimmer
+
+    trim = HeapTrimmer()
+    assert trim.active  # mallopt accepted the arena limit
+    trim()
