@@ -117,11 +117,11 @@ def test_other_tabs_render(page, tmp_path):
 
 
 def test_bundled_models_style_tab(browser, samples, tmp_path):
-    """No flags: the app serves the bundled models, and the style tab's default is the Van Gogh model."""
+    """No flags: the app serves the bundled models; the style tab's default is the first of them by name."""
     with _serve(None) as url:
         page = _open(browser, url)
-        assert "photos → vangogh" in page.input_value("#style-model input")
+        assert "photos → monet" in page.input_value("#style-model input")
         _upload_and_run(page, "Style transfer", "style", samples / "photos_vangogh/photos/tubingen.jpg")
         assert _natural_sizes(page, "#style-output") == [[1024, 768]]
-        page.screenshot(path=str(tmp_path / "style-vangogh.png"), full_page=True)
+        page.screenshot(path=str(tmp_path / "style-monet.png"), full_page=True)
         page.close()

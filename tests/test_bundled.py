@@ -76,7 +76,8 @@ def test_digits_card_matches_evaluate_gan(entry, tmp_path_factory):
     assert np.isfinite(result["precision"])
 
 
-STYLE_TRAINING_DATA = {"vangogh": ("photos_vangogh/photos", "photos_vangogh/vangogh")}
+STYLE_TRAINING_DATA = {"vangogh": ("photos_vangogh/photos", "photos_vangogh/vangogh"),
+                       "monet": ("monet_etretat/trainB", "monet_etretat/trainA")}
 
 
 @pytest.mark.parametrize("entry", [e for e in ENTRIES if e.spec.recipe == "cyclegan" and e.name.endswith("_A2B")],
