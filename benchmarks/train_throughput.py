@@ -92,10 +92,10 @@ def main() -> int:
             for i in range(4):
                 Image.fromarray(rng.integers(0, 255, (300, 300, 3), dtype=np.uint8)).save(folder / side / f"{i}.png")
         peak = matmul_gflops()
-        gflop = float("nan")
         for compile_ in (False, True) if args.compile else (False,):
             rate, counted = measure(args.size, args.steps, "cpu", "off", False, compile_, folder)
-            gflop = counted if not compile_ else gflop  # the same maths, counted without compile
+            if not compile_:  # the eager run comes first; compile runs the same maths
+                gflop = counted
             print(f"cpu {torch.get_num_threads()} threads, {args.size}x{args.size}, compile={compile_}: "
                   f"{rate:.3f} images/s = {rate / REFERENCE_CPU_IMAGES_PER_S:.2f}x the reference's "
                   f"{REFERENCE_CPU_IMAGES_PER_S}; {gflop:.0f} GFLOP per step, {rate * gflop:.0f} GFLOP/s = "
