@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from translate.nets.layers import init_normal, norm_layer
+from translate.nets.winograd import Conv3x3
 
 UPSAMPLES = ("transpose", "resize")
 
@@ -19,11 +20,11 @@ UPSAMPLES = ("transpose", "resize")
 class ResnetBlock(nn.Module):
     def __init__(self, channels: int, norm: str, dropout: float) -> None:
         super().__init__()
-        layers: list[nn.Module] = [nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3, bias=norm != "batch"),
+        layers: list[nn.Module] = [nn.ReflectionPad2d(1), Conv3x3(channels, channels, bias=norm != "batch"),
                                    norm_layer(norm, channels), nn.ReLU(inplace=True)]
         if dropout:
             layers.append(nn.Dropout(dropout))
-        layers += [nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3, bias=norm != "batch"),
+        layers += [nn.ReflectionPad2d(1), Conv3x3(channels, channels, bias=norm != "batch"),
                    norm_layer(norm, channels)]
         self.body = nn.Sequential(*layers)
 
@@ -56,7 +57,7 @@ class ResnetGenerator(nn.Module):
                                                   bias=bias))
             else:
                 layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.ReflectionPad2d(1),
-                           nn.Conv2d(width, width // 2, 3, bias=bias)]
+                           Conv3x3(width, width // 2, bias=bias)]
             layers += [norm_layer(norm, width // 2), nn.ReLU(inplace=True)]
             width //= 2
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(width, out_channels, 7), nn.Tanh()]

@@ -157,8 +157,7 @@ class CycleganRecipe(Recipe):
 
     def _joint(self, net: torch.nn.Module, *inputs: torch.Tensor, batchable: bool) -> tuple[torch.Tensor, ...]:
         """net applied to each input. With per-sample normalisation the inputs go through as one batch: the
-        same maths in fewer, larger calls, which is most of why this recipe trains faster than the reference
-        on a CPU (benchmarks/train_throughput.py)."""
+        same maths in fewer, larger calls (larger matrix products for the Winograd residual blocks)."""
         if not batchable or len(inputs) == 1:
             return tuple(net(x) for x in inputs)
         return net(torch.cat(inputs)).split([x.shape[0] for x in inputs])
