@@ -3,7 +3,7 @@
 Each 6x6 input tile and each 3x3 filter is carried into a 6x6 transform space where the convolution
 becomes 36 independent channel-mixing matrix products; a 4x4 output tile comes back out. That is 36
 multiplications per output tile and channel pair instead of 144, and every step (the tile transforms
-and their transposes in the backward pass) is a large matrix product or a strided copy.
+and their transposes in the backward pass) is a matrix product, a strided convolution or a strided copy.
 
 It pays on a CPU, where PyTorch's direct convolutions already run near the matrix-product peak and only
 fewer multiplications help: the 3x3 convolutions of the CycleGAN generator's residual blocks (256 channels
