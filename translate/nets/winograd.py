@@ -17,6 +17,7 @@ rounding error the transform-space products add.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 
 import torch
@@ -63,35 +64,50 @@ class _InputTransform(torch.autograd.Function):
     then the tiles' overlap (a - TILE rows and columns) folded back with a few strided adds per axis."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, input_t: torch.Tensor) -> torch.Tensor:
+    def forward(ctx, x: torch.Tensor, input_t: torch.Tensor, bank: torch.Tensor) -> torch.Tensor:
         n, c, h, w = x.shape
         a = input_t.shape[0]
         ctx.save_for_backward(input_t)
         ctx.shape = x.shape
-        bank = torch.einsum("xi,yj->xyij", input_t, input_t).reshape(a * a, 1, a, a)
         v = F.conv2d(x.reshape(n * c, 1, h, w), bank, stride=TILE)  # (N * C, 36, th, tw)
         ctx.tiles = v.shape[2:]
         return v.view(n, c, a * a, -1).permute(2, 1, 0, 3).reshape(a * a, c, -1)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         (input_t,) = ctx.saved_tensors
         n, c, h, w = ctx.shape
         tiles_h, tiles_w = ctx.tiles
         a = input_t.shape[0]
         tiles = _two_sided(input_t.t(), grad.reshape(a, a, -1)).view(a, a, c, n, tiles_h, tiles_w)
-        tiles = tiles.permute(3, 2, 4, 0, 5, 1)  # (N, C, th, a, tw, a)
         cols = grad.new_empty(n, c, tiles_h, a, w)
-        cols[..., tiles_w * TILE:] = 0
-        cols[..., :tiles_w * TILE].view(n, c, tiles_h, a, tiles_w, TILE).copy_(tiles[..., :TILE])
-        for k in range(TILE, a):
-            cols[..., k:k + tiles_w * TILE:TILE] += tiles[..., k]
+        _fold(tiles.permute(3, 2, 4, 0, 5, 1), cols)  # (N, C, th, a, tw, a) -> (N, C, th, a, W)
         out = grad.new_empty(n, c, h, w)
-        out[:, :, tiles_h * TILE:] = 0
-        out[:, :, :tiles_h * TILE].view(n, c, tiles_h, TILE, w).copy_(cols[:, :, :, :TILE])
-        for k in range(TILE, a):
-            out[:, :, k:k + tiles_h * TILE:TILE] += cols[:, :, :, k]
-        return out, None
+        _fold(cols.permute(0, 1, 4, 2, 3), out.transpose(2, 3))  # (N, C, W, th, a) -> (N, C, W, H)
+        return out, None, None
+
+
+def _fold(tiles: torch.Tensor, out: torch.Tensor) -> None:
+    """Sums overlapping tiles (..., count, a), placed every TILE along out's last axis (..., length), into
+    out: each tile's first TILE entries are its own, the a - TILE after them overlap the next tile."""
+    count, a = tiles.shape[-2:]
+    covered = count * TILE
+    out[..., covered:] = 0
+    out[..., :covered].unflatten(-1, (count, TILE)).copy_(tiles[..., :TILE])
+    for k in range(TILE, a):
+        out[..., k:k + covered:TILE] += tiles[..., k]
+
+
+@functools.lru_cache(maxsize=8)
+def _matrices(dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """B.T, G, A.T as tensors, and B.T's 36 two-sided products as a (36, 1, 6, 6) convolution filter bank;
+    built once per dtype and device (as normal tensors even when first asked for in inference mode)."""
+    with torch.inference_mode(False):
+        input_t, filter_t, output_t = (torch.tensor(t, dtype=dtype, device=device)
+                                       for t in (_INPUT_T, _FILTER, _OUTPUT_T))
+        a = input_t.shape[0]
+        bank = torch.einsum("xi,yj->xyij", input_t, input_t).reshape(a * a, 1, a, a)
+    return input_t, filter_t, output_t, bank
 
 
 def winograd_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
@@ -103,10 +119,9 @@ def winograd_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor |
     if pad_h or pad_w:
         x = F.pad(x, (0, pad_w, 0, pad_h))
     tiles_h, tiles_w = (out_h + pad_h) // TILE, (out_w + pad_w) // TILE
-    kw = dict(dtype=x.dtype, device=x.device)
-    input_t, filter_t, output_t = (torch.tensor(t, **kw) for t in (_INPUT_T, _FILTER, _OUTPUT_T))
+    input_t, filter_t, output_t, bank = _matrices(x.dtype, x.device)
     a = input_t.shape[0]
-    v = _InputTransform.apply(x, input_t)  # (36, C, positions)
+    v = _InputTransform.apply(x, input_t, bank)  # (36, C, positions)
     out_c = weight.shape[0]
     u = _two_sided(filter_t, weight.permute(2, 3, 0, 1).reshape(3, 3, -1)).reshape(a * a, out_c, c)
     m = torch.bmm(u, v).reshape(a, a, -1)  # (36, O, positions): the channel mixing in transform space
