@@ -8,11 +8,14 @@ import torch
 from PIL import Image
 
 from translate.checkpoint import load_model, load_state
-from translate.cli.train import main_cyclegan
+from translate.cli.train import build_parser, main_cyclegan, resolve_configs
+from translate.data.folders import Domain
 from translate.nets import DISCRIMINATORS, GENERATORS
 from translate.training.config import LoopConfig
 from translate.training.cyclegan import CycleganConfig, CycleganRecipe, ImagePool
+from translate.training.gan import GanRecipe
 from translate.training.loop import train
+from translate.training.pix2pix import Pix2pixRecipe
 
 
 @pytest.mark.parametrize("upsample", ["transpose", "resize"])
@@ -51,7 +54,7 @@ def test_image_pool_returns_stored_images_half_the_time_once_full():
 
 def _domains(tmp_path, bad=False):
     rng = np.random.default_rng(0)
-    for name, count in (("photos", 12 if bad else 3), ("paintings", 1)):  # 1 bad in 13 is under the 10% limit
+    for name, count in (("photos", 3), ("paintings", 1)):
         (tmp_path / name).mkdir()
         for i in range(count):
             size = (40 + 8 * i, 24) if name == "photos" else (60, 50)
@@ -113,18 +116,27 @@ def test_resume_continues_exactly_with_pools(tmp_path):
 
 
 def test_corrupt_file_among_good_ones_is_skipped(tmp_path, capsys):
-    a, b = _domains(tmp_path, bad=True)
+    a, b = _domains(tmp_path, bad=True)  # 1 bad in 4: over 10%, but one bad file is always let through
     train(CycleganRecipe, _config(a, b, min_items=16), _loop(tmp_path / "run", steps=8))
-    assert "warning: skipping" in capsys.readouterr().out
+    assert "warning: skipping " + str(tmp_path / "photos" / "broken.jpg") in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("args, message", [
     (["--domainA", "{tmp}/nope", "--domainB", "{b}"], "no such folder; pass a folder of images"),
     (["--dataroot", "{tmp}/horse2zebra"], "translate-datasets horse2zebra"),
     (["--domainA", "{tmp}/empty", "--domainB", "{b}"], "no images found"),
-    (["--domainA", "{tmp}/allbad", "--domainB", "{b}"], "are unreadable"),
+    (["--domainA", "{tmp}/allbad", "--domainB", "{b}"], "2 of 2 images are unreadable (more than 10%)"),
+    (["--domainA", "{tmp}/allbad/one", "--domainB", "{b}"], "allbad/one: no readable images"),
     (["--domainA", "{a}", "--domainB", "{b}", "--norm", "group"], "invalid choice: 'group'"),
-    (["--domainA", "{a}", "--domainB", "{b}", "--crop", "64", "--load-size", "32"], "must be at least the crop"),
+    (["--domainA", "{a}", "--domainB", "{b}", "--crop", "64", "--load-size", "32"],
+     "load_size must be between 64 and 8192, got 32"),
+    (["--domainA", "{a}", "--domainB", "{b}", "--load-size", "100000"], "load_size must be between 32 and 8192"),
+    (["--domainA", "{a}", "--domainB", "{b}", "--crop", "16"], "crop must be at least 24, got 16"),
+    (["--domainA", "{a}", "--domainB", "{b}", "--ngf", "0"], "ngf must be at least 1, got 0"),
+    (["--domainA", "{a}", "--domainB", "{b}", "--n-blocks", "-1"], "n_blocks must be at least 0, got -1"),
+    (["--domainA", "{a}", "--domainB", "{b}", "--pool-size", "-1"], "pool_size must be at least 0, got -1"),
+    (["--domainA", "{a}", "--domainB", "{b}", "--lr", "-1"], "lr must be positive, got -1.0"),
+    (["--domainA", "{a}", "--domainB", "{b}", "--scale-jitter", "0.5"], "scale_jitter must be at least 1.0"),
     (["--domainA", "{a}"], "give --domainA and --domainB"),
     (["--domainA", "{a}", "--domainB", "{b}", "--names", "photo"], "names must be two domain names"),
 ])
@@ -132,7 +144,9 @@ def test_bad_input_is_one_line(tmp_path, capsys, args, message):
     a, b = _domains(tmp_path)
     (tmp_path / "empty").mkdir()
     (tmp_path / "allbad").mkdir()
+    (tmp_path / "allbad" / "one").mkdir(parents=True)
     (tmp_path / "allbad" / "x.png").write_bytes(b"garbage")
+    (tmp_path / "allbad" / "one" / "y.png").write_bytes(b"more garbage")
     args = [x.format(tmp=tmp_path, a=a, b=b) for x in args]
     defaults = ["--out", str(tmp_path / "run"), "--steps", "2", "--workers", "0", "--crop", "32", "--load-size",
                 "40", "--ngf", "4", "--n-blocks", "1", "--ndf", "4"]
@@ -171,3 +185,32 @@ def test_joint_calls_give_the_same_losses_as_separate_ones(tmp_path):
         assert one.keys() == two.keys()
         for key in one:
             assert one[key] == pytest.approx(two[key], rel=1e-5, abs=1e-6), key
+
+
+def test_a_bad_first_file_gives_way_to_the_next(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.png").write_bytes(b"not an image")
+    Image.new("RGB", (9, 7), (200, 10, 10)).save(tmp_path / "d" / "b.png")
+    domain = Domain(tmp_path / "d")
+    assert domain.bad == {0} and domain.image(0).size == (9, 7)
+    assert domain.image(0, np.random.default_rng(0)).size == (9, 7)
+
+
+def test_lr_decays_over_the_second_half_by_default():
+    def loop_of(recipe, *flags):
+        return resolve_configs(recipe, build_parser(recipe).parse_args(list(flags)))[0]
+
+    assert loop_of(CycleganRecipe, "--steps", "10").lr_decay_start == 5
+    assert loop_of(Pix2pixRecipe).lr_decay_start == LoopConfig.steps // 2
+    assert loop_of(CycleganRecipe, "--steps", "10", "--lr-decay-start", "10").lr_decay_start == 10  # constant
+    assert loop_of(GanRecipe, "--steps", "10").lr_decay_start is None
+
+
+def test_ema_of_both_generators_is_what_gets_saved(tmp_path):
+    a, b = _domains(tmp_path)
+    recipe = train(CycleganRecipe, _config(a, b), _loop(tmp_path / "run", steps=3, ema=0.9))
+    x = torch.rand(1, 3, 8, 12) * 2 - 1
+    for stem in ("G_A2B", "G_B2A"):
+        net, _ = load_model(tmp_path / "run" / "models" / f"{stem}.safetensors", task="translation")
+        assert torch.equal(net(x), recipe.ema[stem](x))
+        assert not torch.equal(net(x), recipe.nets[stem].eval()(x))

@@ -70,6 +70,10 @@ def test_learns_the_shoe_pairs(tmp_path, samples):
     ("missing", "has no twin in"),
     ("odd", "must have an even width"),
     ("nofolder", "no such folder; fetch a public set with: translate-datasets facades"),
+    ("setroot", "holds a train/ folder (a public set's root, with val/ and test/ beside it); pass --data"),
+    ("downs", "unet_downs must be between 5 and 10, got 4"),
+    ("dropout", "dropout must be between 0.0 and 0.99, got 1.5"),
+    ("crop", "crop must be at least 32, got 0"),
 ])
 def test_bad_pairs(tmp_path, capsys, case, message):
     root = tmp_path / "data"
@@ -82,9 +86,14 @@ def test_bad_pairs(tmp_path, capsys, case, message):
     elif case == "odd":
         root.mkdir()
         Image.new("RGB", (41, 20)).save(root / "0.png")
+    elif case == "setroot":
+        _twins(root / "train")
+    elif case != "nofolder":
+        _twins(root)
     args = ["--data", str(root), "--out", str(tmp_path / "run"), "--crop", "32", "--load-size", "36",
             "--unet-downs", "5", "--ngf", "4", "--steps", "1", "--workers", "0"]
-    assert main_pix2pix(args) == 2
+    extra = {"downs": ["--unet-downs", "4"], "dropout": ["--dropout", "1.5"], "crop": ["--crop", "0"]}
+    assert main_pix2pix(args + extra.get(case, [])) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
 
@@ -95,3 +104,29 @@ def test_direction_swaps_input_and_target(tmp_path):
     backward = AlignedPairs(root, crop=32, load_size=36, direction="BtoA")
     assert torch.equal(forward[(0, 3)]["A"], backward[(0, 3)]["B"])
     assert torch.equal(forward[(0, 3)]["B"], backward[(0, 3)]["A"])
+
+
+def _lazy_args(root, out, *extra):
+    return ["--data", str(root), "--out", str(out), "--crop", "32", "--load-size", "36", "--unet-downs", "5",
+            "--ngf", "4", "--ndf", "4", "--steps", "2", "--sample-every", "1", "--workers", "1", *extra]
+
+
+def test_large_sets_are_checked_up_front_and_sampled(tmp_path, capsys, monkeypatch):
+    """Sets above the cache limit are decoded lazily: their sizes are still checked before training,
+    errors found in a loader worker still come out as one line, and the sample grid still has rows."""
+    monkeypatch.setattr(AlignedPairs, "CACHE_LIMIT", 1)
+    root = _twins(tmp_path / "data", sizes=((40, 40),) * 3)
+    assert main_pix2pix(_lazy_args(root, tmp_path / "run")) == 0
+    assert (tmp_path / "run" / "samples" / "step_0000002.png").is_file()
+
+    Image.new("RGB", (30, 40)).save(root / "B" / "2.jpg")
+    assert main_pix2pix(_lazy_args(root, tmp_path / "mismatch")) == 2
+    assert "the halves of a pair must match" in capsys.readouterr().err
+    assert not (tmp_path / "mismatch" / "checkpoint.safetensors").exists()
+
+    data = (root / "A" / "1.png").read_bytes()
+    (root / "A" / "1.png").write_bytes(data[: len(data) // 2])  # the header reads, the pixels do not
+    Image.new("RGB", (40, 40)).save(root / "B" / "2.jpg")
+    assert main_pix2pix(_lazy_args(root, tmp_path / "truncated")) == 2
+    err = capsys.readouterr().err
+    assert "1.png: corrupt or truncated image" in err and err.count("\n") == 1, err

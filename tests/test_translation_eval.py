@@ -1,6 +1,7 @@
 """evaluate-translation's measure: a domain classifier that calls translated crops B only when they look B."""
 
 import numpy as np
+import pytest
 import torch
 from helpers import tiny_translator
 from PIL import Image
@@ -47,7 +48,7 @@ def test_classifier_tells_translated_from_untranslated():
     assert unchanged.translated_called_b < 0.1 and unchanged.cycle_l1 < 0.01
 
 
-def test_command_prints_scores_and_grid(tmp_path, capsys):
+def _folders_and_models(tmp_path):
     for name, make, seeds in (("a", _smooth, range(2)), ("b", _striped, range(2, 4)), ("test", _smooth, range(9, 11))):
         (tmp_path / name).mkdir()
         for i in seeds:
@@ -56,9 +57,27 @@ def test_command_prints_scores_and_grid(tmp_path, capsys):
     models.mkdir()
     tiny_translator(models / "G_A2B.safetensors", ("a", "b"))
     tiny_translator(models / "G_B2A.safetensors", ("b", "a"))
-    args = ["--model", str(models), "--domainA", str(tmp_path / "a"), "--domainB", str(tmp_path / "b"),
-            "--test", str(tmp_path / "test"), "--grid", str(tmp_path / "grid.png"), "--classifier-steps", "20"]
-    assert main_translation(args) == 0
+    return models, ["--domainA", str(tmp_path / "a"), "--domainB", str(tmp_path / "b"), "--test",
+                    str(tmp_path / "test"), "--classifier-steps", "20"]
+
+
+def test_command_prints_scores_and_grid(tmp_path, capsys):
+    models, folders = _folders_and_models(tmp_path)
+    assert main_translation(["--model", str(models), *folders, "--grid", str(tmp_path / "grid.png")]) == 0
     out = capsys.readouterr().out
     assert "crops called b:" in out and "cycle a -> b -> a mean L1" in out
     assert Image.open(tmp_path / "grid.png").size[1] == 2 * 260
+
+
+@pytest.mark.parametrize("model, extra, message", [
+    ("G_A2B", ["--reverse", "{models}/nope.safetensors"], "nope.safetensors: no such file"),
+    ("G_A2B", ["--reverse", "{models}/G_A2B.safetensors"], "translates a -> b, not back from a -> b"),
+    ("G_B2A", [], "translates b -> a, but --domainA is"),
+    ("G_A2B", ["--max-images", "0"], "--max-images must be at least 1, got 0"),
+])
+def test_command_refuses_what_would_give_wrong_figures(tmp_path, capsys, model, extra, message):
+    models, folders = _folders_and_models(tmp_path)
+    extra = [x.format(models=models) for x in extra]
+    assert main_translation(["--model", str(models / f"{model}.safetensors"), *folders, *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err

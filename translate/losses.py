@@ -45,13 +45,17 @@ def g_maximum_likelihood(fake: torch.Tensor) -> torch.Tensor:
 
 
 def d_lsgan(real: torch.Tensor, fake: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
-    """D minimises 1/2 (D(x) - 1)^2 + 1/2 D(G(z))^2 (Mao et al. 2017, a=0, b=c=1)."""
-    return 0.5 * ((real - real_target) ** 2).mean() + 0.5 * (fake**2).mean()
+    """D minimises (D(x) - 1)^2 + D(G(z))^2: least squares with a=0, b=c=1 (Mao et al. 2017).
+
+    Mao et al. put a 1/2 before each term; CycleGAN (Zhu et al. 2017) and pix2pix leave it out, and their
+    loss weights (lambda_cycle 10) are set against this unhalved form, so it is the one used here.
+    """
+    return ((real - real_target) ** 2).mean() + (fake**2).mean()
 
 
 def g_lsgan(fake: torch.Tensor) -> torch.Tensor:
-    """G minimises 1/2 (D(G(z)) - 1)^2."""
-    return 0.5 * ((fake - 1.0) ** 2).mean()
+    """G minimises (D(G(z)) - 1)^2 (unhalved, as d_lsgan)."""
+    return ((fake - 1.0) ** 2).mean()
 
 
 def d_wasserstein(real: torch.Tensor, fake: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:

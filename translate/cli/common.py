@@ -20,12 +20,22 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def one_line(err: Exception) -> str:
+    """The message of `err`. An error raised in a DataLoader worker comes back re-raised with the worker's
+    whole traceback as its message; its last line ("module.Class: message") holds the message itself."""
+    text = str(err)
+    if "Original Traceback" in text:
+        last = text.strip().splitlines()[-1]
+        text = last.split(": ", 1)[1] if ": " in last else last
+    return text
+
+
 def run_cli(body: Callable[[], int]) -> int:
     """Run a command body; user errors become one line on stderr and exit code 2, Ctrl-C exit 130."""
     try:
         return body()
     except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {one_line(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -136,6 +136,14 @@ def main_gan(argv: Sequence[str] | None = None) -> int:
     return run_cli(body)
 
 
+def _sibling(path: Path) -> Path | None:
+    """The other direction's file of a CycleGAN pair (..._A2B <-> ..._B2A), if the name says which it is."""
+    for this, other in (("A2B", "B2A"), ("B2A", "A2B")):
+        if path.stem.endswith(this):
+            return path.with_name(path.stem[: -len(this)] + other + path.suffix)
+    return None
+
+
 def main_translation(argv: Sequence[str] | None = None) -> int:
     parser = ArgumentParser(
         prog="evaluate-translation",
@@ -158,21 +166,29 @@ def main_translation(argv: Sequence[str] | None = None) -> int:
         from translate.translation_eval import load_folder, score, train_classifier, write_pairs_grid
         from translate.zoo import resolve_model
 
-        forward = Translator.from_file(resolve_model(args.model, "AtoB"), device=args.device, task="translation")
-        if args.reverse:
-            reverse_path = Path(args.reverse)
-        else:
-            try:
-                reverse_path = resolve_model(args.model, "BtoA")
-            except UserError:
-                reverse_path = None  # a single model: no cycle to measure
-        backward = (Translator.from_file(reverse_path, device=args.device, task="translation")
-                    if reverse_path is not None and reverse_path.is_file() else None)
+        for flag, value in (("--max-images", args.max_images), ("--classifier-steps", args.classifier_steps)):
+            if value < 1:
+                raise ConfigError(f"{flag} must be at least 1, got {value}")
+        forward_path = resolve_model(args.model, "AtoB")
+        forward = Translator.from_file(forward_path, device=args.device, task="translation")
+        reverse_path = Path(args.reverse) if args.reverse else _sibling(forward_path)
+        backward = None
+        if reverse_path is not None and (args.reverse or reverse_path.is_file()):
+            backward = Translator.from_file(reverse_path, device=args.device, task="translation")
+            there, back = forward.spec.domains, backward.spec.domains
+            if there and back and tuple(back) != tuple(reversed(there)):
+                raise ConfigError(f"{reverse_path}: translates {' -> '.join(back)}, not back from "
+                                  f"{' -> '.join(there)} ({forward_path.name}); pass the reverse model with --reverse")
+        names = tuple(forward.spec.domains or ("A", "B"))
+        if names == (Path(args.domainB).name, Path(args.domainA).name):
+            raise ConfigError(f"{forward_path}: translates {names[0]} -> {names[1]}, but --domainA is "
+                              f"{args.domainA}; swap --domainA and --domainB, or evaluate the other direction")
+        if backward is None:
+            print("no reverse model beside it (pass --reverse): the cycle L1 is not measured")
         domain_a, domain_b = load_folder(args.domainA), load_folder(args.domainB)
         test = load_folder(args.test)[: args.max_images]
         classifier = train_classifier(domain_a, domain_b, steps=args.classifier_steps)
         result = score(classifier, forward, backward, test)
-        names = forward.spec.domains or ("A", "B")
         print(f"{result.images} test images from {args.test}; classifier trained on {len(domain_a)} + "
               f"{len(domain_b)} real images")
         print(f"translated {names[0]} -> {names[1]} crops called {names[1]}: {result.translated_called_b:.3f}")

@@ -60,6 +60,9 @@ def resolve_configs(recipe_cls: type[Recipe], args: argparse.Namespace) -> tuple
         loop_values, recipe_values = saved["loop"], saved[name]
         loop_values["out"] = str(args.resume)
     loop_values.update(given_flags(args, LoopConfig))
+    steps = loop_values.get("steps", LoopConfig.steps)
+    if recipe_cls.lr_decay_from_half and "lr_decay_start" not in loop_values and isinstance(steps, int):
+        loop_values["lr_decay_start"] = steps // 2
     recipe_values.update(given_flags(args, recipe_cls.config_class))
     source = str(args.config or args.resume or "flags")
     return (build_config(LoopConfig, loop_values, source),

@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 
 from translate.data.augment import centre_view
 from translate.data.convert import to_tensor
-from translate.data.io import list_images, read_image
+from translate.data.io import list_images, read_image, read_size
 from translate.errors import ConfigError
 
 
@@ -156,7 +156,8 @@ class Domain:
     """The images of one translation domain, decoded lazily and kept in memory when the set is small.
 
     A file that cannot be decoded is skipped with a warning naming it; if more than `max_bad` of the
-    files are bad, training stops with an error instead of quietly learning from what is left.
+    files (and more than one) are bad, training stops with an error instead of quietly learning from what
+    is left.
     """
 
     CACHE_LIMIT = 256  # files; larger sets are decoded on every access
@@ -179,7 +180,7 @@ class Domain:
         """The Pillow RGB image of file `index`, or of another file when that one is bad."""
         from translate.errors import ImageError
 
-        for _ in range(len(self.files)):
+        while True:
             if index not in self.bad:
                 if index in self.cache:
                     return self.cache[index]
@@ -188,17 +189,21 @@ class Domain:
                 except ImageError as err:
                     self.bad.add(index)
                     print(f"warning: skipping {err}", flush=True)
-                    if len(self.bad) > self.max_bad * len(self.files):
+                    if len(self.bad) > max(1.0, self.max_bad * len(self.files)):
                         raise ConfigError(
                             f"{self.root}: {len(self.bad)} of {len(self.files)} images are unreadable "
                             f"(more than {self.max_bad:.0%}); fix or remove them"
                         ) from None
-                    continue
-                if len(self.files) <= self.CACHE_LIMIT:
-                    self.cache[index] = image
-                return image
-            index = int(rng.integers(len(self.files))) if rng is not None else (index + 1) % len(self.files)
-        raise ConfigError(f"{self.root}: no readable images")
+                else:
+                    if len(self.files) <= self.CACHE_LIMIT:
+                        self.cache[index] = image
+                    return image
+            good = [i for i in range(len(self.files)) if i not in self.bad]
+            if not good:
+                raise ConfigError(f"{self.root}: no readable images")
+            # another file instead: a random one when training, else the next one
+            index = good[int(rng.integers(len(good)))] if rng is not None else min(
+                (i for i in good if i > index), default=good[0])
 
 
 class UnalignedPairs(Dataset):
@@ -235,6 +240,9 @@ def find_pairs(root: str | Path) -> list[tuple[Path, Path | None]]:
     """Paired images under `root`: twin folders A/ and B/ with matching file names, or side-by-side A|B
     images (the public pix2pix sets). Returns (A file, B file) or (AB file, None) items."""
     root = Path(root)
+    if (root / "train").is_dir() and not (root / "A").is_dir():
+        raise ConfigError(f"{root}: holds a train/ folder (a public set's root, with val/ and test/ beside it); "
+                          f"pass --data {root / 'train'}")
     if (root / "A").is_dir() and (root / "B").is_dir():
         a_files = list_images(root / "A")
         b_by_stem = {p.relative_to(root / "B").with_suffix(""): p for p in list_images(root / "B")}
@@ -252,28 +260,45 @@ class AlignedPairs(Dataset):
     """Items {"A": (3, crop, crop), "B": (3, crop, crop)} in [-1, 1], both halves given the same random
     resize-crop and flip (pix2pix's jitter). `direction` BtoA swaps what is called A and B."""
 
+    CACHE_LIMIT = 256  # pairs; larger sets are decoded on every access
+
     def __init__(self, root: str | Path, crop: int, load_size: int, flip: bool = True, direction: str = "AtoB",
                  min_items: int = 0) -> None:
         if load_size < crop:
             raise ConfigError(f"load_size {load_size} must be at least the crop {crop}")
         self.pairs = find_pairs(root)
         self.crop, self.load_size, self.flip, self.swap = crop, load_size, flip, direction == "BtoA"
-        self.images = [self._load(i) for i in range(len(self.pairs))] if len(self.pairs) <= 256 else None
+        if len(self.pairs) <= self.CACHE_LIMIT:
+            self.images = [self._load(i) for i in range(len(self.pairs))]
+        else:  # decoded on every access; check what the headers can tell now, not hours into training
+            self.images = None
+            for i in range(len(self.pairs)):
+                self._check_sizes(i, *(read_size(p) for p in self.pairs[i] if p is not None))
         self.length = max(len(self.pairs), min_items)
+
+    def _check_sizes(self, index: int, a_size: tuple[int, int], b_size: tuple[int, int] | None = None) -> None:
+        a_path, b_path = self.pairs[index]
+        if b_size is None and a_size[0] % 2:
+            raise ConfigError(f"{a_path}: an A|B pair must have an even width, got {a_size[0]}")
+        if b_size is not None and a_size != b_size:
+            raise ConfigError(f"{a_path}: {a_size[0]}x{a_size[1]} but its twin {b_path.name} is "
+                              f"{b_size[0]}x{b_size[1]}; the halves of a pair must match")
+
+    def pair(self, index: int):
+        """The (A, B) Pillow images of pair `index`."""
+        return self.images[index] if self.images is not None else self._load(index)
 
     def _load(self, index: int):
         a_path, b_path = self.pairs[index]
         if b_path is None:
-            whole = read_image(a_path).pixels
-            h, w = whole.shape[:2]
-            if w % 2:
-                raise ConfigError(f"{a_path}: an A|B pair must have an even width, got {w}")
-            a, b = whole[:, : w // 2], whole[:, w // 2:]
+            whole = read_image(a_path)
+            self._check_sizes(index, whole.size)
+            w = whole.size[0]
+            a, b = whole.pixels[:, : w // 2], whole.pixels[:, w // 2:]
         else:
-            a, b = read_image(a_path).pixels, read_image(b_path).pixels
-            if a.shape != b.shape:
-                raise ConfigError(f"{a_path}: {a.shape[1]}x{a.shape[0]} but its twin {b_path.name} is "
-                                  f"{b.shape[1]}x{b.shape[0]}; the halves of a pair must match")
+            a, b = read_image(a_path), read_image(b_path)
+            self._check_sizes(index, a.size, b.size)
+            a, b = a.pixels, b.pixels
         return (to_pil(b), to_pil(a)) if self.swap else (to_pil(a), to_pil(b))
 
     def __len__(self) -> int:
@@ -283,7 +308,7 @@ class AlignedPairs(Dataset):
         from translate.data.augment import random_view
 
         index, seed = key
-        a, b = self.images[index % len(self.pairs)] if self.images else self._load(index % len(self.pairs))
+        a, b = self.pair(index % len(self.pairs))
         views = {}
         for name, image in (("A", a), ("B", b)):
             rng = np.random.default_rng(seed)  # the same draws for both halves: aligned crops and flips

@@ -131,6 +131,23 @@ def read_image(
     return DecodedImage(path, np.ascontiguousarray(rgb, dtype=np.float32), alpha, grayscale, bit_depth)
 
 
+def read_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) as :func:`read_image` would return the image (EXIF orientation applied), read from
+    the header alone: a quick check of many files before decoding them. ImageError if it has no readable
+    header."""
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+            orientation = im.getexif().get(_EXIF_ORIENTATION, 1)
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image file, or a format Pillow cannot read") from None
+    except (OSError, SyntaxError, ValueError, struct.error, EOFError, IndexError) as err:
+        problem = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ImageError(f"{path}: corrupt or truncated image ({problem})") from None
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
 def _pil_to_arrays(im: Image.Image, path: Path) -> tuple[np.ndarray, np.ndarray | None, bool, int]:
     """(rgb (H, W, 3), alpha (H, W) or None, grayscale, bit depth) from a loaded Pillow image."""
     if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):

@@ -2,7 +2,8 @@
 
 An encoder of stride-2 4x4 convolutions (LeakyReLU 0.2) down to 1x1 and a mirrored decoder of transposed
 convolutions (ReLU) whose every level is concatenated with the encoder level of the same size, so fine
-detail skips the bottleneck. Dropout 0.5 in the three innermost decoder levels is pix2pix's noise source.
+detail skips the bottleneck. Dropout 0.5 in the decoder levels just outside the innermost one (three in
+unet_256, two in unet_128) is pix2pix's noise source during training; inference runs without it.
 unet_256 has 8 levels (256 -> 1), unet_128 has 7. Inputs and outputs in [-1, 1]; height and width must
 be multiples of 2**num_downs.
 """

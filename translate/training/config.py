@@ -40,7 +40,9 @@ class LoopConfig:
     channels_last: bool = option(False, "store activations channels-last (faster convs on recent GPUs)")
     compile: bool = option(False, "torch.compile the networks")
     ema: float = option(0.0, "decay of the generator's exponential moving average (0 = off, e.g. 0.999)")
-    lr_decay_start: int | None = option(None, "step where the learning rate starts its linear decay to 0")
+    lr_decay_start: int | None = option(None, "step where the learning rate starts its linear decay to 0; "
+                                        "unset: constant, except cyclegan and pix2pix, which decay over the "
+                                        "second half of steps (pass --lr-decay-start STEPS to keep it constant)")
     log_every: int = option(10, "steps between log lines")
     sample_every: int = option(500, "steps between sample grids")
     checkpoint_every: int = option(1000, "steps between checkpoints")
@@ -61,6 +63,25 @@ class LoopConfig:
             raise ConfigError(f"lr_decay_start must be between 0 and steps ({self.steps}), got {self.lr_decay_start}")
         check_choice("device", self.device, DEVICES)
         check_choice("amp", self.amp, AMP_MODES)
+
+
+def check_range(name: str, value: float, low: float, high: float | None = None) -> None:
+    """ConfigError unless low <= value (<= high)."""
+    if value < low or (high is not None and value > high):
+        bounds = f"at least {low}" if high is None else f"between {low} and {high}"
+        raise ConfigError(f"{name} must be {bounds}, got {value}")
+
+
+def check_adam(lr: float, beta1: float, beta2: float) -> None:
+    if lr <= 0:
+        raise ConfigError(f"lr must be positive, got {lr}")
+    for name, beta in (("beta1", beta1), ("beta2", beta2)):
+        if not 0 <= beta < 1:
+            raise ConfigError(f"{name} must be in [0, 1), got {beta}")
+
+
+MAX_LOAD_SIDE = 8192
+"""The largest shorter side an image is scaled to before cropping (load_size times any jitter)."""
 
 
 def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:

@@ -20,7 +20,7 @@ from translate.losses import ADVERSARIAL_LOSSES, adversarial_loss
 from translate.nets import DISCRIMINATORS, GENERATORS
 from translate.nets.layers import NORMS
 from translate.nets.resnet import UPSAMPLES
-from translate.training.config import check_choice, option
+from translate.training.config import MAX_LOAD_SIDE, check_adam, check_choice, check_range, option
 from translate.training.recipe import Recipe, TrainContext
 
 
@@ -87,9 +87,20 @@ class CycleganConfig:
         check_choice("upsample", self.upsample, UPSAMPLES)
         check_choice("gan_loss", self.gan_loss, tuple(ADVERSARIAL_LOSSES))
         if self.gan_loss == "wgan_gp":
-            raise ConfigError("gan_loss wgan_gp is for train-gan; CycleGAN uses lsgan, non_saturating or hinge")
+            raise ConfigError("gan_loss wgan_gp is for train-gan (CycleGAN has no gradient penalty); use lsgan, "
+                              "non_saturating or hinge")
+        min_crop = 3 * 2**self.d_layers if self.discriminator == "patch" else 8
+        check_range("d_layers", self.d_layers, 1, 6)
+        check_range("crop", self.crop, max(8, min_crop))  # PatchGAN: its last norm needs 2x2 values
         if self.crop % 4:
             raise ConfigError(f"crop must be a multiple of 4, got {self.crop}")
+        check_range("scale_jitter", self.scale_jitter, 1.0)
+        check_range("load_size", self.load_size, self.crop, int(MAX_LOAD_SIDE / self.scale_jitter))
+        for name in ("ngf", "ndf"):
+            check_range(name, getattr(self, name), 1)
+        for name in ("n_blocks", "min_items", "pool_size", "lambda_cycle", "lambda_identity"):
+            check_range(name, getattr(self, name), 0)
+        check_adam(self.lr, self.beta1, self.beta2)
         if self.names and len(self.names) != 2:
             raise ConfigError(f"names must be two domain names, got {list(self.names)}")
 
@@ -113,6 +124,8 @@ def _check_folder(path: Path) -> None:
 class CycleganRecipe(Recipe):
     name = "cyclegan"
     config_class = CycleganConfig
+    ema_nets = ("G_A2B", "G_B2A")
+    lr_decay_from_half = True
     sample_columns = 3
 
     def __init__(self, config: CycleganConfig, ctx: TrainContext) -> None:
@@ -193,7 +206,7 @@ class CycleganRecipe(Recipe):
             d_a = self.loss.d(real_out.float(), fake_out.float())
             real_out, fake_out = self._joint(n["D_B"], real_b, pooled_b, batchable=joint_d)
             d_b = self.loss.d(real_out.float(), fake_out.float())
-            loss_d = 0.5 * (d_a + d_b)  # halved so D learns slower than G, as the paper does
+            loss_d = 0.5 * (d_a + d_b)  # the paper's halving (with Adam it does not change the step size)
         ctx.backward_step(loss_d, "D")
         return {**losses, "d_A": d_a.detach(), "d_B": d_b.detach()}
 

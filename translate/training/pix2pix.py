@@ -18,7 +18,7 @@ from translate.errors import ConfigError
 from translate.losses import ADVERSARIAL_LOSSES, adversarial_loss
 from translate.nets import DISCRIMINATORS, GENERATORS
 from translate.nets.layers import NORMS
-from translate.training.config import check_choice, option
+from translate.training.config import MAX_LOAD_SIDE, check_adam, check_choice, check_range, option
 from translate.training.recipe import Recipe, TrainContext
 
 
@@ -40,7 +40,8 @@ class Pix2pixConfig:
                        "time too; instance norm does exactly that in training and inference alike, whereas batch "
                        "norm in eval mode would switch to running averages the model never trained with",
                        choices=NORMS)
-    dropout: float = option(0.5, "dropout in the inner decoder levels (pix2pix's noise)")
+    dropout: float = option(0.5, "dropout in the inner decoder levels (pix2pix's noise; in training only, so "
+                            "inference is repeatable)")
     gan_loss: str = option("non_saturating", "adversarial objective", choices=tuple(ADVERSARIAL_LOSSES))
     lambda_l1: float = option(100.0, "weight of the L1 loss to the target")
     lr: float = option(2e-4, "Adam learning rate")
@@ -53,6 +54,16 @@ class Pix2pixConfig:
         check_choice("direction", self.direction, ("AtoB", "BtoA"))
         if self.gan_loss == "wgan_gp":
             raise ConfigError("gan_loss wgan_gp is for train-gan; pix2pix uses non_saturating, lsgan or hinge")
+        check_range("unet_downs", self.unet_downs, 5, 10)
+        check_range("d_layers", self.d_layers, 1, 6)
+        check_range("crop", self.crop, max(2**self.unet_downs, 3 * 2**self.d_layers))
+        check_range("load_size", self.load_size, self.crop, MAX_LOAD_SIDE)
+        for name in ("ngf", "ndf"):
+            check_range(name, getattr(self, name), 1)
+        for name in ("min_items", "lambda_l1"):
+            check_range(name, getattr(self, name), 0)
+        check_range("dropout", self.dropout, 0.0, 0.99)
+        check_adam(self.lr, self.beta1, self.beta2)
         if self.crop % 2**self.unet_downs:
             raise ConfigError(f"crop {self.crop} must be a multiple of 2**unet_downs = {2**self.unet_downs}")
         if len(self.names) != 2:
@@ -62,6 +73,8 @@ class Pix2pixConfig:
 class Pix2pixRecipe(Recipe):
     name = "pix2pix"
     config_class = Pix2pixConfig
+    ema_nets = ("G",)
+    lr_decay_from_half = True
     sample_columns = 3
 
     def __init__(self, config: Pix2pixConfig, ctx: TrainContext) -> None:
@@ -69,7 +82,8 @@ class Pix2pixRecipe(Recipe):
         if not config.data:
             raise ConfigError("--data is required: a folder with A/ and B/, or of side-by-side A|B images")
         if not Path(config.data).is_dir():
-            raise ConfigError(f"{config.data}: no such folder; fetch a public set with: translate-datasets facades")
+            raise ConfigError(f"{config.data}: no such folder; fetch a public set with: translate-datasets facades, "
+                              "then pass --data datasets/data/facades/train")
         self.data = AlignedPairs(config.data, config.crop, config.load_size, config.flip, config.direction,
                                  config.min_items)
         self.g_kwargs = {"num_downs": config.unet_downs, "ngf": config.ngf, "norm": config.norm,
@@ -103,7 +117,7 @@ class Pix2pixRecipe(Recipe):
         """Rows of (input, output, target) for the first pairs."""
         rows = []
         G = self.eval_net("G").eval()
-        for a_img, b_img in (self.data.images or [])[:4]:
+        for a_img, b_img in map(self.data.pair, range(min(4, len(self.data.pairs)))):
             a, b = (to_tensor(centre_view(im, self.config.crop, self.config.load_size), (-1.0, 1.0))[None]
                     .to(self.ctx.device) for im in (a_img, b_img))
             rows += [a, G(a), b]

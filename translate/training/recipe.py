@@ -98,6 +98,9 @@ class Recipe:
     config_class: ClassVar[type]
     ema_nets: ClassVar[tuple[str, ...]] = ()
     """Names of the nets the loop keeps an EMA of when ``--ema`` is set."""
+    lr_decay_from_half: ClassVar[bool] = False
+    """Without an lr_decay_start, decay linearly to 0 over the second half of the steps (the schedule of
+    CycleGAN and pix2pix) instead of keeping the learning rate constant."""
     sample_columns: ClassVar[int | None] = None
     """Images per row of the sample grid (None: a square grid)."""
 

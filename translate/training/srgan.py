@@ -64,6 +64,7 @@ class SrganConfig:
 class SrganRecipe(Recipe):
     name = "srgan"
     config_class = SrganConfig
+    ema_nets = ("G",)
     sample_columns = 3
 
     def __init__(self, config: SrganConfig, ctx: TrainContext) -> None:
