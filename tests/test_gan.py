@@ -98,6 +98,8 @@ def test_image_folder_with_mixed_sizes_and_classes(tmp_path):
     (["--data", "{empty}"], "no images found"),
     (["--conditional", "--acgan"], "not both"),
     (["--arch", "mlp", "--minibatch-stddev"], "need --arch dcgan"),
+    (["--lr-d", "-1"], "lr_d must be positive, got -1.0"),
+    (["--beta1", "1.5"], "beta1 must be in [0, 1), got 1.5"),
 ])
 def test_bad_input_is_one_line(tmp_path, capsys, args, message):
     (tmp_path / "empty").mkdir()

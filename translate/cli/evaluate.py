@@ -7,7 +7,7 @@ from pathlib import Path
 
 from translate.cli.common import ArgumentParser, parse, run_cli
 from translate.data.folders import samples_dir
-from translate.errors import ConfigError, UserError
+from translate.errors import ConfigError
 from translate.inference import Translator
 from translate.nets.srresnet import SCALES
 

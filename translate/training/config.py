@@ -72,9 +72,9 @@ def check_range(name: str, value: float, low: float, high: float | None = None) 
         raise ConfigError(f"{name} must be {bounds}, got {value}")
 
 
-def check_adam(lr: float, beta1: float, beta2: float) -> None:
+def check_adam(lr: float, beta1: float, beta2: float, lr_name: str = "lr") -> None:
     if lr <= 0:
-        raise ConfigError(f"lr must be positive, got {lr}")
+        raise ConfigError(f"{lr_name} must be positive, got {lr}")
     for name, beta in (("beta1", beta1), ("beta2", beta2)):
         if not 0 <= beta < 1:
             raise ConfigError(f"{name} must be in [0, 1), got {beta}")

@@ -17,7 +17,7 @@ from translate.errors import ConfigError
 from translate.losses import ADVERSARIAL_LOSSES, adversarial_loss, gradient_penalty
 from translate.nets import DISCRIMINATORS, GENERATORS
 from translate.nets.layers import NORMS
-from translate.training.config import check_choice, option
+from translate.training.config import check_adam, check_choice, option
 from translate.training.recipe import Recipe, TrainContext
 
 ARCHS = ("mlp", "dcgan")
@@ -78,6 +78,9 @@ class GanConfig:
             raise ConfigError(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing}")
         if self.d_steps is not None and self.d_steps < 1:
             raise ConfigError(f"d_steps must be at least 1, got {self.d_steps}")
+        hp = self.resolved()
+        for lr in ("lr_g", "lr_d"):
+            check_adam(hp[lr], hp["beta1"], hp["beta2"], lr)
 
     def resolved(self) -> dict[str, Any]:
         """Optimiser settings after filling unset values from the objective's paper defaults."""

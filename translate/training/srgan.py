@@ -17,7 +17,7 @@ from translate.errors import ConfigError
 from translate.losses import VGGPerceptualLoss, d_logistic, g_non_saturating
 from translate.nets import DISCRIMINATORS, GENERATORS
 from translate.nets.srresnet import SCALES
-from translate.training.config import check_choice, option
+from translate.training.config import check_adam, check_choice, check_range, option
 from translate.training.recipe import Recipe, TrainContext
 
 PIXEL_LOSSES = {"l1": F.l1_loss, "mse": F.mse_loss}
@@ -59,6 +59,12 @@ class SrganConfig:
         check_choice("content_loss", self.content_loss, ("vgg", "feature_matching"))
         if self.crop % self.scale:
             raise ConfigError(f"crop {self.crop} must be a multiple of scale {self.scale}")
+        check_range("crop", self.crop, 4 * self.scale)
+        for name in ("patches_per_image", "channels", "d_channels"):
+            check_range(name, getattr(self, name), 1)
+        for name in ("n_blocks", "adv_weight", "pixel_weight"):
+            check_range(name, getattr(self, name), 0)
+        check_adam(self.lr, self.beta1, self.beta2)
 
 
 class SrganRecipe(Recipe):
