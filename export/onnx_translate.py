@@ -40,7 +40,8 @@ def run_padded(session: ort.InferenceSession, spec: dict, x: np.ndarray) -> np.n
     """x: (1, C, h, w) in the input range -> (1, C, h*scale, w*scale)."""
     h, w = x.shape[2:]
     m, s = spec["size_multiple"], spec["scale"]
-    least = 2 * m if m > 1 else 1  # keeps more than one pixel at a downsampling net's bottleneck
+    # two multiples keep more than one pixel at a normalised bottleneck; the U-Net is built to reach 1x1
+    least = m if spec["arch"] == "unet" or m == 1 else 2 * m
     ph, pw = max((-h) % m, least - h), max((-w) % m, least - w)
     if ph or pw:
         x = np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode="reflect" if ph < h and pw < w else "edge")
@@ -90,6 +91,23 @@ def translate(session: ort.InferenceSession, spec: dict, pixels: np.ndarray, til
     return np.clip((y[0].transpose(1, 2, 0) - low) / (high - low), 0.0, 1.0)
 
 
+def read(path: str) -> tuple[np.ndarray, np.ndarray | None, bool]:
+    """(RGB pixels (H, W, 3) in [0, 1], alpha (H, W) or None, was it grayscale), EXIF orientation applied."""
+    try:
+        with Image.open(path) as opened:
+            image = ImageOps.exif_transpose(opened)
+            image.load()
+    except (OSError, SyntaxError, ValueError) as err:
+        sys.exit(f"error: {path}: not a readable image ({str(err).splitlines()[0] if str(err) else 'corrupt'})")
+    if image.mode in ("I;16", "I;16L", "I;16B", "I"):  # 16-bit gray: scale, do not clip, to 8 bits
+        gray16 = np.asarray(image, np.float32) / 65535.0
+        return np.repeat(np.clip(gray16, 0, 1)[..., None], 3, axis=2), None, True
+    gray = image.mode in ("1", "L", "LA")
+    has_alpha = "A" in image.mode or "transparency" in image.info
+    rgba = np.asarray(image.convert("RGBA"), np.float32) / 255.0
+    return rgba[..., :3], (rgba[..., 3] if has_alpha else None), gray
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model")
@@ -99,11 +117,11 @@ def main() -> int:
     parser.add_argument("--provider", default="cpu", choices=("cpu", "cuda"))
     args = parser.parse_args()
     session, spec = load(args.model, args.provider)
-    image = ImageOps.exif_transpose(Image.open(args.input))
-    gray = image.mode in ("L", "LA", "I;16", "I")
-    alpha = np.asarray(image.convert("RGBA"), np.float32)[..., 3] / 255.0 if "A" in image.mode else None
-    pixels = np.asarray(image.convert("RGB"), np.float32) / 255.0  # colour as stored; alpha is kept apart
-    out = translate(session, spec, pixels, spec["tile"] if args.tile is None else args.tile)
+    tile = spec["tile"] if args.tile is None else args.tile
+    if tile and not 0 <= spec["overlap"] < tile:
+        sys.exit(f"error: --tile {tile} must be larger than the tile overlap ({spec['overlap']}), or 0 for none")
+    pixels, alpha, gray = read(args.input)
+    out = translate(session, spec, pixels, tile)
     if gray:
         out = out @ np.array([0.299, 0.587, 0.114], np.float32)
     result = Image.fromarray(np.round(out * 255).astype(np.uint8))
@@ -113,7 +131,12 @@ def main() -> int:
         a = Image.fromarray(np.round(np.clip(np.asarray(a), 0, 1) * 255).astype(np.uint8))
         result = result.convert("RGBA" if not gray else "LA")
         result.putalpha(a)
-    result.save(args.output)
+    if result.mode in ("RGBA", "LA") and args.output.lower().endswith((".jpg", ".jpeg")):
+        result = result.convert("RGB" if result.mode == "RGBA" else "L")  # JPEG has no alpha: drop it
+    try:
+        result.save(args.output)
+    except (OSError, ValueError) as err:
+        sys.exit(f"error: {args.output}: cannot write ({err})")
     print(f"wrote {args.output} ({result.size[0]}x{result.size[1]})")
     return 0
 

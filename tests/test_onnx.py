@@ -134,6 +134,29 @@ def test_torch_free_consumer_matches_translate(tmp_path, samples):
     assert np.abs(a - b).max() <= 1 and (a != b).mean() < 0.001
 
 
+def test_torch_free_consumer_reads_16bit_gray_and_refuses_bad_input(tmp_path):
+    model = tiny_sr(tmp_path / "sr.safetensors")
+    assert export_main([str(model), "--out", str(tmp_path / "sr.onnx")]) == 0
+
+    def consume(source, *extra):
+        return subprocess.run([sys.executable, str(REPO / "export" / "onnx_translate.py"), str(tmp_path / "sr.onnx"),
+                               str(source), str(tmp_path / "out.png"), *extra], capture_output=True, text=True)
+
+    gray16 = np.full((12, 10), 20000, np.uint16)  # about 0.31 of full scale
+    Image.fromarray(gray16).save(tmp_path / "g16.png")
+    done = consume(tmp_path / "g16.png")
+    assert done.returncode == 0, done.stderr
+    ours = Translator.from_file(tmp_path / "sr.onnx", provider="cpu")(np.full((12, 10, 3), 20000 / 65535, np.float32))
+    out = np.asarray(Image.open(tmp_path / "out.png"), dtype=np.float32) / 255
+    assert out.ndim == 2 and np.abs(out - ours.mean(axis=2)).max() < 0.02  # gray, and not clipped to white
+
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    for source, extra, message in ((tmp_path / "broken.png", [], "broken.png: not a readable image"),
+                                   (tmp_path / "g16.png", ["--tile", "16"], "must be larger than the tile overlap")):
+        done = consume(source, *extra)
+        assert done.returncode != 0 and message in done.stderr and done.stderr.count("\n") == 1, done.stderr
+
+
 def test_generation_model_exports_with_labels(tmp_path):
     model = tiny_generator(tmp_path / "g.safetensors", labels=("0", "1", "2"))
     assert export_main([str(model)]) == 0
@@ -171,3 +194,16 @@ def test_foreign_onnx_is_refused(tmp_path):
               tmp_path / "foreign.onnx")
     with pytest.raises(ModelFileError, match="without a gan-translate spec"):
         Translator.from_file(tmp_path / "foreign.onnx")
+
+
+def test_export_never_writes_over_the_model(tmp_path, capsys):
+    model = tiny_translator(tmp_path / "t.safetensors")
+    before = model.read_bytes()
+    assert export_main([str(model), "--out", str(model)]) == 2
+    err = capsys.readouterr().err
+    assert "must end in .onnx" in err and err.count("\n") == 1, err
+    assert model.read_bytes() == before
+    (tmp_path / "file").write_text("x")
+    assert export_main([str(model), "--out", str(tmp_path / "file" / "t.onnx")]) == 2  # a file where a folder goes
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err

@@ -130,3 +130,20 @@ def test_large_sets_are_checked_up_front_and_sampled(tmp_path, capsys, monkeypat
     assert main_pix2pix(_lazy_args(root, tmp_path / "truncated")) == 2
     err = capsys.readouterr().err
     assert "1.png: corrupt or truncated image" in err and err.count("\n") == 1, err
+
+
+def test_translator_runs_the_unet_at_its_own_size():
+    """The U-Net reaches 1x1 at its innermost level by design: inference must not pad a 32x32 input of a
+    5-level net to 64x64, which changes every output pixel."""
+    from translate.checkpoint import ModelSpec
+    from translate.data.convert import to_pixels, to_tensor
+    from translate.inference import Translator
+
+    torch.manual_seed(0)
+    net = UnetGenerator(num_downs=5, ngf=4).eval()
+    spec = ModelSpec(task="translation", arch="unet", arch_kwargs={"num_downs": 5, "ngf": 4}, in_channels=3,
+                     out_channels=3, size_multiple=32)
+    pixels = np.random.default_rng(0).random((32, 32, 3), dtype=np.float32)
+    with torch.no_grad():
+        direct = to_pixels(net(to_tensor(pixels, (-1.0, 1.0))[None])[0], (-1.0, 1.0))
+    assert np.allclose(Translator(net, spec, torch.device("cpu"), tile=0)(pixels), direct, atol=1e-5)

@@ -121,3 +121,50 @@ def test_missing_input(tmp_path, capsys):
     model = tiny_translator(tmp_path / "m.safetensors")
     assert main([str(tmp_path / "nothing.png"), "--model", str(model)]) == 2
     assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_outputs_never_replace_inputs_or_each_other(tmp_path, capsys):
+    model = tiny_translator(tmp_path / "m.safetensors")
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    _image(folder / "a.jpg")
+    before = _image(folder / "b.png").read_bytes()
+    _image(folder / "b_paintings.png", size=(5, 5))
+    # an output that is another input is skipped, even with --overwrite
+    assert main([str(folder / "b.png"), str(folder / "b_paintings.png"), "--model", str(model), "--overwrite",
+                 "--no-progress"]) == 0
+    assert "is one of the inputs" in capsys.readouterr().err
+    assert Image.open(folder / "b_paintings.png").size == (5, 5)
+    # two inputs that would write the same file: refused before anything is written
+    _image(folder / "b.jpg")
+    assert main([str(folder), "--model", str(model), "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "would both be written to" in err and err.count("\n") == 1, err
+    assert not (tmp_path / "o").exists() and (folder / "b.png").read_bytes() == before
+
+
+@pytest.mark.parametrize("case, message", [
+    ("out_is_file", "is a file; pass a folder"),
+    ("resize", "--resize must be at least 1, got 0"),
+    ("bad_single", "broken.png: "),
+])
+def test_cli_errors_are_exit_2_one_line(tmp_path, capsys, case, message):
+    model = tiny_translator(tmp_path / "m.safetensors")
+    source = _image(tmp_path / "p.png")
+    (tmp_path / "file.txt").write_text("x")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    args = {"out_is_file": [str(source), "--out", str(tmp_path / "file.txt")],
+            "resize": [str(source), "--resize", "0"],
+            "bad_single": [str(tmp_path / "broken.png")]}[case]
+    assert main([*args, "--model", str(model), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.startswith("error: ") and err.count("error: ") == 1, err
+
+
+def test_current_folder_as_input(tmp_path, monkeypatch):
+    model = tiny_translator(tmp_path / "m.safetensors")
+    (tmp_path / "here").mkdir()
+    _image(tmp_path / "here" / "p.png")
+    monkeypatch.chdir(tmp_path / "here")
+    assert main([".", "--model", str(model), "--no-progress"]) == 0
+    assert (tmp_path / "here_paintings" / "p.png").is_file()

@@ -66,6 +66,15 @@ class ModelSpec:
             raise ValueError(f"value_range must be (low, high) with low < high, got {self.value_range}")
         json.dumps(self.arch_kwargs)  # constructors take JSON-serialisable arguments only
 
+    @property
+    def min_side(self) -> int:
+        """The smallest input side inference pads to. Two multiples for downsampling nets with a normalised
+        bottleneck (the ResNet generator's instance norm at 1/4 scale needs more than one pixel); one for the
+        U-Net, which is built to reach 1x1 at its un-normalised innermost level (padding it to two multiples
+        would change its output)."""
+        m = self.size_multiple
+        return m if self.arch == "unet" or m == 1 else 2 * m
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 

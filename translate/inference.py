@@ -118,8 +118,7 @@ class Translator:
     def _run_padded(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[2:]
         m = self.spec.size_multiple
-        # at least two multiples: a downsampling net's bottleneck must keep more than one pixel (instance norm)
-        least = 2 * m if m > 1 else 1
+        least = self.spec.min_side
         pad_h, pad_w = max((-h) % m, least - h), max((-w) % m, least - w)
         if pad_h or pad_w:
             mode = "reflect" if pad_h < h and pad_w < w else "replicate"  # reflection needs pad < size

@@ -54,7 +54,8 @@ def _example(net: nn.Module, spec: ModelSpec) -> tuple[tuple[torch.Tensor, ...],
             return (z, labels), {"z": {0: batch}, "labels": {0: batch}}, ["z", "labels"]
         return (z,), {"z": {0: batch}}, ["z"]
     m = max(spec.size_multiple, 1)
-    x = torch.rand(1, spec.in_channels, 8 * m, 8 * m)
+    side = m * max(1, min(8, 512 // m))  # 8 multiples, or one for the U-Net's 256
+    x = torch.rand(1, spec.in_channels, side, side)
     low, high = spec.value_range
     x = x * (high - low) + low
     name = "x" if "x" in _forward_params(net) else _forward_params(net)[0]
@@ -171,8 +172,9 @@ def verify(net: nn.Module, spec: ModelSpec, path: str | Path, fp16: bool = False
     else:
         m = max(spec.size_multiple, 1)
         low, high = spec.value_range
+        sizes = ((16 * m, 16 * m), (12 * m, 20 * m)) if m <= 16 else ((m, m), (m, 2 * m))  # U-Net: m = 256
         cases = [(f"{h}x{w}", (torch.rand(1, spec.in_channels, h, w, generator=generator) * (high - low) + low,))
-                 for h, w in ((16 * m, 16 * m), (12 * m, 20 * m))]
+                 for h, w in sizes]
     bound = TOLERANCE["fp16" if fp16 else "fp32"] * (spec.value_range[1] - spec.value_range[0])
     for name, inputs in cases:
         with torch.no_grad():

@@ -47,12 +47,12 @@ def calibration_inputs(folder: str | Path, spec: ModelSpec) -> list[np.ndarray]:
     for path in list_images(folder)[:MAX_CALIBRATION_IMAGES]:
         pixels = read_image(path, mode="L" if spec.in_channels == 1 else "RGB").pixels
         h, w = (min(CALIBRATION_CROP, side) // m * m for side in pixels.shape[:2])
-        if h < 2 * m or w < 2 * m:
+        if h < spec.min_side or w < spec.min_side:
             continue  # too small to say anything about activation ranges
         top, left = (pixels.shape[0] - h) // 2, (pixels.shape[1] - w) // 2
         inputs.append(to_tensor(pixels[top:top + h, left:left + w], spec.value_range)[None].numpy())
     if not inputs:
-        raise ConfigError(f"{folder}: no image of at least {2 * m}x{2 * m} pixels to calibrate with")
+        raise ConfigError(f"{folder}: no image of at least {spec.min_side}x{spec.min_side} pixels to calibrate with")
     return inputs
 
 

@@ -30,12 +30,21 @@ def one_line(err: Exception) -> str:
     return text
 
 
+def os_error(err: OSError) -> str:
+    """'PATH: problem' for a file-system error."""
+    where = f"{err.filename}: " if err.filename else ""
+    return f"{where}{err.strerror or err}"
+
+
 def run_cli(body: Callable[[], int]) -> int:
     """Run a command body; user errors become one line on stderr and exit code 2, Ctrl-C exit 130."""
     try:
         return body()
     except UserError as err:
         print(f"error: {one_line(err)}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a folder that cannot be created, a full disk, no permission: one line, no traceback
+        print(f"error: {os_error(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -39,6 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         net, spec = load_model(path)
         variant = "-fp16" if args.fp16 else "-int8" if args.int8 else ""
         out = Path(args.out) if args.out else path.with_name(path.stem + variant + ".onnx")
+        if out.suffix.lower() != ".onnx":
+            raise ConfigError(f"--out {out}: an ONNX file's name must end in .onnx")
         if args.int8:
             return export_int8(net, spec, out, args.int8)
         export_onnx(net, spec, out, fp16=args.fp16)
@@ -53,8 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def export_int8(net: nn.Module, spec: ModelSpec, out: Path, calibration: str) -> int:
     """Export fp32, check it, quantise with ranges from the calibration images, check the int8 file by PSNR."""
+    import shutil
     import tempfile
 
+    from translate.checkpoint import atomic_write
     from translate.onnx import ExportError, export_onnx, verify
     from translate.onnx_int8 import MIN_PSNR_DB, calibration_inputs, psnr_against_torch, quantize_int8
 
@@ -62,12 +66,12 @@ def export_int8(net: nn.Module, spec: ModelSpec, out: Path, calibration: str) ->
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = export_onnx(net, spec, Path(tmp) / "fp32.onnx")
         verify(net, spec, fp32)
-        quantize_int8(fp32, out, inputs)
-    psnr = psnr_against_torch(net, spec, out, inputs)
-    if psnr < MIN_PSNR_DB:
-        out.unlink()
-        raise ExportError(f"{out}: int8 output is only {psnr:.1f} dB from PyTorch's on {calibration} (needs "
-                          f"{MIN_PSNR_DB:.0f}); this model does not quantise well, use the fp32 export")
+        int8 = quantize_int8(fp32, Path(tmp) / "int8.onnx", inputs)
+        psnr = psnr_against_torch(net, spec, int8, inputs)
+        if psnr < MIN_PSNR_DB:  # checked before `out` is touched, so a file already there stays as it was
+            raise ExportError(f"{out}: int8 output is only {psnr:.1f} dB from PyTorch's on {calibration} (needs "
+                              f"{MIN_PSNR_DB:.0f}); this model does not quantise well, use the fp32 export")
+        atomic_write(out, lambda target: shutil.copyfile(int8, target))
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, int8, calibrated on {len(inputs)} images of "
           f"{calibration}); onnxruntime vs PyTorch on them: PSNR >= {psnr:.1f} dB")
     return 0

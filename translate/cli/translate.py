@@ -6,9 +6,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from translate.cli.common import ArgumentParser, parse, run_cli
+from translate.cli.common import ArgumentParser, os_error, parse, run_cli
 
 FORMATS = ("png", "jpg", "webp")
+MAX_OUTPUT_PIXELS = 256_000_000
+"""Refuse outputs larger than this (16000 x 16000; 3 GB as float32), e.g. x4 super-resolution of a 16 MP photo
+or more: say --resize instead of running for minutes and then running out of memory."""
 
 
 def output_suffix(spec) -> str:
@@ -22,13 +25,17 @@ def plan(inputs: Sequence[str], out: str | None, suffix: str, fmt: str) -> list[
     """(input file, output file) pairs. Folders are searched recursively and mirrored; without --out,
     outputs go beside the inputs as NAME_SUFFIX.FMT (or into FOLDER_SUFFIX/ for a folder)."""
     from translate.data.io import list_images
-    from translate.errors import ImageError
+    from translate.errors import ConfigError, ImageError
 
+    if out and Path(out).exists() and not Path(out).is_dir():
+        raise ConfigError(f"--out {out}: is a file; pass a folder")
     pairs = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            root = Path(out) if out else path.with_name(f"{path.name}_{suffix}")
+            if not out and not path.resolve().name:
+                raise ConfigError(f"{path}: cannot write a folder beside the file-system root; pass --out")
+            root = Path(out) if out else path.resolve().with_name(f"{path.resolve().name}_{suffix}")
             for file in list_images(path):
                 pairs.append((file, (root / file.relative_to(path)).with_suffix(f".{fmt}")))
         elif path.exists():
@@ -36,6 +43,12 @@ def plan(inputs: Sequence[str], out: str | None, suffix: str, fmt: str) -> list[
             pairs.append((path, target))
         else:
             raise ImageError(f"{path}: no such file or folder")
+    sources: dict[Path, Path] = {}
+    for source, target in pairs:
+        other = sources.setdefault(target.resolve(), source)
+        if other != source:
+            raise ConfigError(f"{source} and {other} would both be written to {target}; translate them separately "
+                              "or rename one")
     return pairs
 
 
@@ -63,12 +76,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     def body() -> int:
         from tqdm import tqdm
 
-        from translate.data.io import read_image, write_image
+        from translate.data.io import DEFAULT_MAX_PIXELS, read_image, write_image
         from translate.data.resize import bicubic_resize
         from translate.errors import ConfigError, ImageError
         from translate.inference import Translator
         from translate.zoo import resolve_model
 
+        if args.resize is not None and args.resize < 1:
+            raise ConfigError(f"--resize must be at least 1, got {args.resize}")
         if args.bits16 and args.format != "png":
             raise ConfigError("--16bit needs --format png")
         model = resolve_model(args.model, args.direction)
@@ -77,9 +92,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         pairs = plan(args.inputs, args.out, output_suffix(translator.spec), args.format)
         failures = written = skipped = 0
         show = not args.no_progress and len(pairs) > 1 and sys.stderr.isatty()
+        inputs = {source.resolve() for source, _ in pairs}
         for source, target in tqdm(pairs, disable=not show, unit="image"):
-            if target.resolve() == source.resolve():
-                print(f"skipped {source}: the output would replace the input; pass --out", file=sys.stderr)
+            if target.resolve() in inputs:
+                print(f"skipped {source}: the output {target} is one of the inputs; pass another --out",
+                      file=sys.stderr)
                 skipped += 1
                 continue
             if target.exists() and not args.overwrite:
@@ -92,17 +109,27 @@ def main(argv: Sequence[str] | None = None) -> int:
                     w, h = decoded.size
                     factor = args.resize / max(w, h)
                     size = (max(1, round(w * factor)), max(1, round(h * factor)))
+                    if size[0] * size[1] > DEFAULT_MAX_PIXELS:
+                        raise ImageError(f"{source}: --resize {args.resize} makes it {size[0]}x{size[1]}, over the "
+                                         f"limit of {DEFAULT_MAX_PIXELS / 1e6:.0f} MP")
                     alpha = None if decoded.alpha is None else bicubic_resize(decoded.alpha, size, quantize=False)
                     decoded = type(decoded)(decoded.path, bicubic_resize(decoded.pixels, size, quantize=False), alpha,
                                             decoded.grayscale, decoded.bit_depth)
+                s = translator.spec.scale
+                if decoded.size[0] * decoded.size[1] * s * s > MAX_OUTPUT_PIXELS:
+                    raise ImageError(f"{source}: the x{s} output would be {decoded.size[0] * s}x{decoded.size[1] * s},"
+                                     f" over the limit of {MAX_OUTPUT_PIXELS / 1e6:.0f} MP; --resize it smaller first")
                 result = translator.image(decoded)
                 write_image(target, result.pixels, result.alpha, bits=16 if args.bits16 else 8)
                 written += 1
             except ImageError as err:
                 print(f"error: {err}", file=sys.stderr)
                 failures += 1
+            except OSError as err:
+                print(f"error: {os_error(err)}", file=sys.stderr)
+                failures += 1
         print(f"{written} written, {skipped} skipped, {failures} failed"
               + (f" -> {args.out}" if args.out else ""), file=sys.stderr)
-        return 1 if failures else 0
+        return 0 if not failures else 2 if failures == len(pairs) else 1
 
     return run_cli(body)
