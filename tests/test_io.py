@@ -86,6 +86,27 @@ def test_16bit_grayscale_keeps_precision(tmp_path):
     np.testing.assert_allclose(decoded.pixels[0, :, 0], values[0] / 65535.0, atol=1e-7)
 
 
+def test_16bit_gray_with_alpha_keeps_precision_and_stays_gray(tmp_path):
+    import struct
+    import zlib
+
+    gray = np.array([[0, 257, 40000, 65535]], ">u2")  # 257: a step 8 bits cannot hold
+    samples = np.stack([gray, np.full_like(gray, 30000)], axis=-1).astype(">u2")  # colour type 4: gray, alpha
+    raw = b"".join(b"\x00" + row.tobytes() for row in samples)
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", 4, 1, 16, 4, 0, 0, 0)
+    path = tmp_path / "la16.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw))
+                     + chunk(b"IEND", b""))
+    image = read_image(path, keep_alpha=True)
+    assert image.grayscale and image.bit_depth == 16
+    assert np.allclose(image.pixels[0, :, 0], gray[0] / 65535, atol=1e-6)
+    assert np.allclose(image.alpha, 30000 / 65535, atol=1e-6)
+
+
 def test_16bit_rgba_from_real_data(samples):
     path = samples / "realworld_lq" / "tree_alpha_16bit.png"
     decoded = read_image(path, keep_alpha=True)

@@ -207,3 +207,6 @@ def test_export_never_writes_over_the_model(tmp_path, capsys):
     assert export_main([str(model), "--out", str(tmp_path / "file" / "t.onnx")]) == 2  # a file where a folder goes
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert export_main([str(model)]) == 0
+    assert export_main([str(tmp_path / "t.onnx")]) == 2
+    assert "is an ONNX file already" in capsys.readouterr().err

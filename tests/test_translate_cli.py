@@ -106,13 +106,18 @@ def test_direction_and_short_names(tmp_path):
     ("pickle", "looks like a PyTorch pickle"),
     ("generation", "is a generation model; this needs a translation or super-resolution model"),
     ("noname", "no such model file or bundled model"),
+    ("renamed_pickle", "looks like a PyTorch pickle"),
+    ("provider", "--provider cuda applies to .onnx models"),
 ])
 def test_bad_model_is_exit_2_one_line(tmp_path, capsys, case, message):
     source = _image(tmp_path / "p.png")
     models = {"missing": tmp_path / "nope.safetensors", "pickle": tmp_path / "m.pth",
-              "generation": tiny_generator(tmp_path / "g.safetensors"), "noname": "nosuchmodel"}
+              "generation": tiny_generator(tmp_path / "g.safetensors"), "noname": "nosuchmodel",
+              "renamed_pickle": tmp_path / "m.pkl", "provider": tiny_translator(tmp_path / "t.safetensors")}
     (tmp_path / "m.pth").write_bytes(b"\x80\x02}q\x00.")
-    assert main([str(source), "--model", str(models[case])]) == 2
+    (tmp_path / "m.pkl").write_bytes(b"\x80\x02}q\x00.")
+    extra = ["--provider", "cuda"] if case == "provider" else []
+    assert main([str(source), "--model", str(models[case]), *extra]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
 

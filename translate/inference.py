@@ -86,10 +86,14 @@ class Translator:
 
             if half:
                 raise ConfigError("--half applies to PyTorch models; export with export-onnx --fp16 instead")
-            sess = session(path, provider=provider)
+            if device not in ("auto", "cpu", provider):
+                raise ConfigError(f"--device {device}: .onnx models run on onnxruntime; use --provider {device}")
+            sess = session(path, provider=device if provider == "auto" and device != "auto" else provider)
             spec = read_spec(sess, path)
             check_task(path, spec, task)
             return cls(OnnxNet(sess), spec, torch.device("cpu"), tile, tile_overlap, backend="onnx")
+        if provider != "auto":
+            raise ConfigError(f"--provider {provider} applies to .onnx models; a PyTorch model takes --device")
         dev = pick_device(device)
         if half and dev.type != "cuda":
             raise ConfigError("--half needs a CUDA device (float16 on the CPU is slow and inexact)")

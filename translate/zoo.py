@@ -56,7 +56,7 @@ def resolve_model(name: str, direction: str = "AtoB", folder: str | Path | None 
         if pair.is_file():
             return pair
         raise ModelFileError(f"{path}: a folder without G_{suffix}.safetensors; pass a model file")
-    if path.suffix.lower() in (".safetensors", ".onnx", ".pth", ".pt", ".ckpt", ".bin"):
+    if path.suffix.lower() in (".safetensors", ".onnx", ".pth", ".pt", ".ckpt", ".bin") or path.is_file():
         if direction == "BtoA" and path.stem.endswith("A2B"):
             return path.with_name(path.stem[:-3] + "B2A" + path.suffix)
         if direction == "BtoA" and not path.stem.endswith("B2A"):

@@ -36,6 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.fp16 and args.int8:
             raise ConfigError("--fp16 and --int8 are alternatives; pick one")
         path = resolve_model(args.model, args.direction)
+        if path.suffix.lower() == ".onnx":
+            raise ConfigError(f"{path}: is an ONNX file already; export-onnx takes the .safetensors model")
         net, spec = load_model(path)
         variant = "-fp16" if args.fp16 else "-int8" if args.int8 else ""
         out = Path(args.out) if args.out else path.with_name(path.stem + variant + ".onnx")

@@ -107,9 +107,10 @@ def read_image(
                     raise ImageError(f"{path}: has no pixels ({width}x{height})")
                 im.load()
                 orientation = im.getexif().get(_EXIF_ORIENTATION, 1)
-                if _is_16bit_colour_png(path):
+                colour_type = _png16_colour_type(path)
+                if colour_type is not None:
                     rgb, alpha = _read_16bit_colour_png(path, orientation)
-                    grayscale, bit_depth = False, 16
+                    grayscale, bit_depth = colour_type == 4, 16
                 else:
                     im = ImageOps.exif_transpose(im)
                     rgb, alpha, grayscale, bit_depth = _pil_to_arrays(im, path)
@@ -170,16 +171,19 @@ def _palette_is_gray(im: Image.Image) -> bool:
     return bool(np.all(palette[..., 0] == palette[..., 1]) and np.all(palette[..., 1] == palette[..., 2]))
 
 
-def _is_16bit_colour_png(path: Path) -> bool:
-    """True for PNGs with 16-bit RGB or RGBA samples, which Pillow would reduce to 8 bits."""
+def _png16_colour_type(path: Path) -> int | None:
+    """The PNG colour type of 16-bit RGB (2), gray + alpha (4) or RGBA (6) files, which Pillow would reduce to
+    8 bits (plain 16-bit gray it reads in full); None for anything else."""
     with open(path, "rb") as f:
         head = f.read(26)
     # IHDR: signature(8) length(4) type(4) width(4) height(4) bit depth(1) colour type(1)
-    return len(head) == 26 and head[:8] == _PNG_SIGNATURE and head[24] == 16 and head[25] in (2, 6)
+    if len(head) == 26 and head[:8] == _PNG_SIGNATURE and head[24] == 16 and head[25] in (2, 4, 6):
+        return head[25]
+    return None
 
 
 def _read_16bit_colour_png(path: Path, orientation: int) -> tuple[np.ndarray, np.ndarray | None]:
-    import cv2  # installed with albumentations; reads 16-bit colour PNG without losing precision
+    import cv2  # installed with albumentations; reads 16-bit PNG without losing precision (gray + alpha as BGRA)
 
     data = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if data is None or data.dtype != np.uint16 or data.ndim != 3:
