@@ -62,3 +62,13 @@ def test_evaluate_gan_command(tmp_path, capsys, monkeypatch, ref, home):
     save_model(tmp_path / "rgb.safetensors", DCGANGenerator(**{**kwargs, "channels": 3}), rgb)
     assert main_gan([str(tmp_path / "rgb.safetensors")]) == 2
     assert "grayscale digits generator" in capsys.readouterr().err
+
+
+def test_damaged_cache_is_trained_again(tmp_path, ref, home):
+    cached = next((home / ".cache" / "gan-translate").glob("digits-classifier-*.safetensors"))
+    copy = tmp_path / "cache" / cached.name
+    copy.parent.mkdir()
+    copy.write_bytes(cached.read_bytes()[:100])  # as a run killed while writing it would have left it
+    again = reference(cache_dir=copy.parent)
+    assert again.test_accuracy == pytest.approx(ref.test_accuracy, abs=0.03)
+    assert copy.stat().st_size == cached.stat().st_size

@@ -100,6 +100,11 @@ def test_image_folder_with_mixed_sizes_and_classes(tmp_path):
     (["--arch", "mlp", "--minibatch-stddev"], "need --arch dcgan"),
     (["--lr-d", "-1"], "lr_d must be positive, got -1.0"),
     (["--beta1", "1.5"], "beta1 must be in [0, 1), got 1.5"),
+    (["--image-size", "20"], "image_size must be one of 16, 32, 64 for dcgan, got 20"),
+    (["--loss", "wgan", "--clip", "-1"], "clip must be positive, got -1.0"),
+    (["--gp-weight", "-5"], "gp_weight must be at least 0, got -5.0"),
+    (["--self-attention", "5"], "self_attention must be 0 or one of 8 for image_size 16, got 5"),
+    (["--latent-dim", "0"], "latent_dim must be at least 1, got 0"),
 ])
 def test_bad_input_is_one_line(tmp_path, capsys, args, message):
     (tmp_path / "empty").mkdir()
@@ -113,3 +118,11 @@ def test_bad_input_is_one_line(tmp_path, capsys, args, message):
     assert code == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
+
+
+def test_resume_with_another_network_is_one_line(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main_gan(["--out", str(run), "--steps", "1", "--workers", "0", "--width", "8", "--no-progress"]) == 0
+    assert main_gan(["--resume", str(run), "--steps", "2", "--width", "16"]) == 2
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert "the checkpoint does not fit the current settings" in err, err

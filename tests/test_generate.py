@@ -72,6 +72,7 @@ def test_interpolation_and_arithmetic(tmp_path):
     (["--arithmetic", "1,x - 2"], "is not a list of seeds"),
     (["--arithmetic", "1 - - 2"], "expected seed groups"),
     (["--interpolate", "1", "2", "--steps", "1"], "--steps must be at least 2"),
+    (["--zoom", "-1"], "--zoom must be at least 1, got -1"),
 ])
 def test_bad_requests(tmp_path, capsys, args, message):
     assert main([str(_model(tmp_path)), "--out", str(tmp_path / "o.png"), *args]) == 2
@@ -88,3 +89,8 @@ def test_wrong_task_model(tmp_path, capsys):
                               out_channels=3, scale=2))
     assert main([str(sr), "--out", str(tmp_path / "o.png")]) == 2
     assert "needs a generation model" in capsys.readouterr().err
+
+
+def test_bundled_name(tmp_path):
+    assert main(["digits", "--label", "7", "--n", "2", "--out", str(tmp_path / "d.png")]) == 0
+    assert (tmp_path / "d.png").is_file()

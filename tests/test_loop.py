@@ -125,6 +125,16 @@ def test_resume_errors(tmp_path, capsys):
     (tmp_path / "config.json").write_text(json.dumps({"recipe": "cyclegan", "loop": {}, "cyclegan": {}}))
     assert train_main(ToyRecipe, ["--resume", str(tmp_path)]) == 2
     assert "trained by recipe 'cyclegan', not 'toy'" in capsys.readouterr().err
+    for damaged, message in (("{bad", "is not valid JSON"), ('{"recipe": "toy"}', "lacks the recipe, loop")):
+        (tmp_path / "config.json").write_text(damaged)
+        assert train_main(ToyRecipe, ["--resume", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+    (tmp_path / "config.json").write_text(json.dumps({"recipe": "toy", "loop": {}, "toy": {}}))
+    assert train_main(ToyRecipe, ["--resume", str(tmp_path), "--out", str(tmp_path / "other")]) == 2
+    assert "drop --out" in capsys.readouterr().err
+    assert train_main(ToyRecipe, ["--resume", str(tmp_path), "--seed", "-1"]) == 2
+    assert "seed must be between 0 and 2**40" in capsys.readouterr().err
 
 
 def test_batch_larger_than_dataset(tmp_path, capsys):

@@ -222,3 +222,12 @@ def test_gan_stage_errors(tmp_path, capsys, extra, message):
     assert main_srgan(args) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
+
+
+def test_evaluation_refuses_images_too_small_to_measure(tmp_path):
+    from translate.errors import ImageError
+    from translate.metrics import evaluate_sr_folder
+
+    Image.new("RGB", (12, 40)).save(tmp_path / "tiny.png")
+    with pytest.raises(ImageError, match="tiny.png: 12x40 is too small to measure at x4"):
+        evaluate_sr_folder(str(tmp_path), 4)

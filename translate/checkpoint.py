@@ -209,7 +209,7 @@ def load_model(
     try:
         net = GENERATORS[spec.arch](**spec.arch_kwargs)
         net.load_state_dict(tensors, strict=True)
-    except (TypeError, RuntimeError) as err:
+    except (TypeError, RuntimeError, ValueError) as err:
         problem = str(err).splitlines()[0]
         raise ModelFileError(f"{path}: weights do not fit architecture {spec.arch!r} ({problem})") from None
     return net.to(device).eval(), spec

@@ -65,18 +65,20 @@ def split(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torc
 
 def reference(cache_dir: Path | None = None) -> Reference:
     """The trained classifier and held-out digits; the weights are cached (safetensors) after first use."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file, save_file
+
+    from translate.checkpoint import atomic_write
 
     train_x, train_y, test_x, test_y = split()
     key = hashlib.sha256(digits_file().read_bytes() + str(CLASSIFIER_VERSION).encode()).hexdigest()[:16]
     cache = (cache_dir or Path.home() / ".cache" / "gan-translate") / f"digits-classifier-{key}.safetensors"
     net = DigitClassifier()
-    if cache.is_file():
+    try:
         net.load_state_dict(load_file(cache))
-    else:
+    except (OSError, RuntimeError, SafetensorError):  # missing, or damaged by a run killed mid-write: retrain
         _train(net, train_x, train_y)
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        save_file(net.state_dict(), cache)
+        atomic_write(cache, lambda tmp: save_file(net.state_dict(), tmp))
     net.eval()
     with torch.no_grad():
         accuracy = (net(test_x)[0].argmax(1) == test_y).float().mean().item()

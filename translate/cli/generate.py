@@ -9,7 +9,7 @@ from translate.cli.common import ArgumentParser, parse, run_cli
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = ArgumentParser(prog="generate", description=__doc__)
-    parser.add_argument("model", help="generation model file (.safetensors)")
+    parser.add_argument("model", help="generation model file (.safetensors) or a bundled name (digits)")
     parser.add_argument("--out", required=True, help="output PNG")
     parser.add_argument("--n", type=int, default=64, help="grid: number of samples (default 64)")
     parser.add_argument("--seed", type=int, default=0, help="grid: sample i uses seed SEED + i")
@@ -34,8 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from translate.errors import ConfigError
         from translate.sampling import arithmetic, class_labels, generate, interpolation, latents
         from translate.training.loop import pick_device
+        from translate.zoo import resolve_model
 
-        net, spec = load_model(args.model, task="generation", device=pick_device(args.device))
+        net, spec = load_model(resolve_model(args.model), task="generation", device=pick_device(args.device))
         if args.interpolate:
             z = interpolation(spec, *args.interpolate, args.steps, args.spherical)
             nrow = len(z)
@@ -51,6 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if labels is not None and (args.interpolate or args.arithmetic):
             labels = torch.full_like(labels, int(labels[0]))  # one class along a strip
         images = generate(net, spec, z, labels)
+        if args.zoom is not None and args.zoom < 1:
+            raise ConfigError(f"--zoom must be at least 1, got {args.zoom}")
         zoom = args.zoom or max(1, 64 // images.shape[-1])
         if zoom > 1:
             images = images.repeat_interleave(zoom, dim=2).repeat_interleave(zoom, dim=3)

@@ -51,7 +51,14 @@ def resolve_configs(recipe_cls: type[Recipe], args: argparse.Namespace) -> tuple
         saved_path = args.resume / CONFIG_FILE
         if not saved_path.is_file():
             raise ConfigError(f"--resume {args.resume}: no {CONFIG_FILE} there; not a run folder")
-        saved = json.loads(saved_path.read_text())
+        try:
+            saved = json.loads(saved_path.read_text())
+        except ValueError as err:
+            raise ConfigError(f"--resume {args.resume}: {CONFIG_FILE} is not valid JSON ({err})") from None
+        if not isinstance(saved, dict) or "loop" not in saved or saved.get("recipe") not in saved:
+            raise ConfigError(f"--resume {args.resume}: {CONFIG_FILE} lacks the recipe, loop or recipe settings")
+        if given_flags(args, LoopConfig).get("out") not in (None, str(args.resume)):
+            raise ConfigError("--resume continues a run in its own folder; drop --out")
         if saved.get("recipe") != name:
             raise ConfigError(
                 f"--resume {args.resume}: that run was trained by recipe {saved.get('recipe')!r}, "

@@ -55,6 +55,8 @@ class LoopConfig:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0 <= self.seed < 2**40:  # numpy's seed sequences take no negatives; seed * 1e6 must fit torch's
+            raise ConfigError(f"seed must be between 0 and 2**40, got {self.seed}")
         if self.workers < 0:
             raise ConfigError(f"workers must be 0 or more, got {self.workers}")
         if not 0.0 <= self.ema < 1.0:

@@ -3,6 +3,7 @@ with every classic objective and stabiliser as a config choice."""
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -16,8 +17,9 @@ from translate.data.folders import open_image_source
 from translate.errors import ConfigError
 from translate.losses import ADVERSARIAL_LOSSES, adversarial_loss, gradient_penalty
 from translate.nets import DISCRIMINATORS, GENERATORS
+from translate.nets.dcgan import SIZES as DCGAN_SIZES
 from translate.nets.layers import NORMS
-from translate.training.config import check_adam, check_choice, option
+from translate.training.config import check_adam, check_choice, check_range, option
 from translate.training.recipe import Recipe, TrainContext
 
 ARCHS = ("mlp", "dcgan")
@@ -78,6 +80,19 @@ class GanConfig:
             raise ConfigError(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing}")
         if self.d_steps is not None and self.d_steps < 1:
             raise ConfigError(f"d_steps must be at least 1, got {self.d_steps}")
+        if self.arch == "dcgan" and self.image_size not in DCGAN_SIZES:
+            raise ConfigError(f"image_size must be one of {', '.join(map(str, DCGAN_SIZES))} for dcgan, "
+                              f"got {self.image_size}")
+        check_range("image_size", self.image_size, 4)
+        for name in ("latent_dim", "width", "mlp_layers"):
+            check_range(name, getattr(self, name), 1)
+        if self.clip <= 0:
+            raise ConfigError(f"clip must be positive, got {self.clip}")
+        check_range("gp_weight", self.gp_weight, 0)
+        attention_sizes = [2**k for k in range(3, int(math.log2(self.image_size)))]  # D and G's inner resolutions
+        if self.self_attention and self.self_attention not in attention_sizes:
+            raise ConfigError(f"self_attention must be 0 or one of {', '.join(map(str, attention_sizes))} for "
+                              f"image_size {self.image_size}, got {self.self_attention}")
         hp = self.resolved()
         for lr in ("lr_g", "lr_d"):
             check_adam(hp[lr], hp["beta1"], hp["beta2"], lr)

@@ -393,6 +393,14 @@ class _Run:
         save_state(self.out / STATE_FILE, state)
 
     def _load(self, recipe: Recipe, ctx: TrainContext, emas: dict[str, EMA]) -> int:
+        try:
+            return self._load_state(recipe, ctx, emas)
+        except (KeyError, RuntimeError, ValueError) as err:
+            problem = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
+            raise ConfigError(f"--resume {self.out}: the checkpoint does not fit the current settings ({problem}); "
+                              "was a network, loss or optimiser flag changed?") from None
+
+    def _load_state(self, recipe: Recipe, ctx: TrainContext, emas: dict[str, EMA]) -> int:
         state = load_state(self.out / STATE_FILE)
         for name, net in recipe.nets.items():
             net.load_state_dict(state["nets"][name])
