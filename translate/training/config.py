@@ -47,7 +47,8 @@ class LoopConfig:
     sample_every: int = option(500, "steps between sample grids")
     checkpoint_every: int = option(1000, "steps between checkpoints")
     workers: int = option(2, "data-loading worker processes per training process")
-    progress: bool = option(True, "show a progress bar (only on a terminal)")
+    progress: bool = option(True, "show progress: a bar on a terminal, else a line per log step "
+                                  "(log.jsonl is written either way)")
     tensorboard: bool = option(True, "write TensorBoard scalars and images to OUT/tb")
 
     def __post_init__(self) -> None:

@@ -99,7 +99,7 @@ class SrganRecipe(Recipe):
             self.vgg = (VGGPerceptualLoss.from_weights(config.vgg_weights).to(ctx.device)
                         if config.content_loss == "vgg" else None)
         self.pixel_loss = PIXEL_LOSSES[config.pixel_loss]
-        # Fixed patches (centre crops of the first images) to watch progress on.
+        # Fixed patches to watch progress on: the first images' seed-0 patches (the same every run).
         views = [self.data[(i % len(self.data.images), 0)] for i in range(4)]
         self.sample_lr = torch.stack([v["lr"] for v in views])
         self.sample_hr = torch.stack([v["hr"] for v in views])
