@@ -83,6 +83,30 @@ def test_sigint_saves_and_resume_matches_uninterrupted(tmp_path):
     _assert_same(_everything(tmp_path / "straight"), _everything(tmp_path / "cut"))
 
 
+def test_resume_drops_log_lines_after_the_checkpoint(tmp_path):
+    run = tmp_path / "run"
+    train(ToyRecipe, ToyConfig(), _loop(run, steps=6, log_every=1, lr_decay_start=None))
+    with open(run / "log.jsonl", "a") as log:  # as a run killed after logging steps 7 and 8, mid-line
+        log.write('{"step": 7, "d": 1.0}\n{"step": 8, "d": 1.0}\n{"step": 9, "d"')
+    train(ToyRecipe, ToyConfig(), _loop(run, steps=8, log_every=1, lr_decay_start=None), resume=True)
+    steps = [json.loads(line)["step"] for line in (run / "log.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 9))
+
+
+def test_a_diverged_step_is_never_checkpointed(tmp_path, monkeypatch):
+    from translate.training.loop import TrainingDiverged
+
+    run = tmp_path / "run"
+    train(ToyRecipe, ToyConfig(), _loop(run, steps=4, log_every=100, checkpoint_every=2, lr_decay_start=None))
+    before = (run / "checkpoint.safetensors").read_bytes()
+    step = ToyRecipe.step
+    monkeypatch.setattr(ToyRecipe, "step", lambda self, batch, i: {**step(self, batch, i), "d": float("nan")})
+    with pytest.raises(TrainingDiverged, match="d became nan at step 6"):
+        train(ToyRecipe, ToyConfig(), _loop(run, steps=8, log_every=100, checkpoint_every=2, lr_decay_start=None),
+              resume=True)
+    assert (run / "checkpoint.safetensors").read_bytes() == before
+
+
 def test_cli_config_file_flags_and_resume(tmp_path, capsys):
     recipe = tmp_path / "toy.toml"
     recipe.write_text('[loop]\nsteps = 4\nbatch_size = 2\nworkers = 0\ntensorboard = false\n[toy]\nlr = 0.01\n')

@@ -224,6 +224,8 @@ class _Run:
         step = 0
         if self.resume:
             step = self._load(recipe, ctx, emas)
+            if self.is_main:
+                self._trim_log(step)
         else:
             seed_everything(loop.seed + self.rank)
         recipe.train_nets = {name: self._wrap(net) for name, net in recipe.nets.items()}
@@ -264,6 +266,7 @@ class _Run:
                     if step % loop.sample_every == 0:
                         self._sample(recipe, step)
                     if step % loop.checkpoint_every == 0 or step == loop.steps or stop:
+                        self._finite(step, losses)
                         self._save(recipe, ctx, emas, step)
                     if stop:
                         if bar is not None:
@@ -322,7 +325,9 @@ class _Run:
             self.writer = SummaryWriter(str(self.out / "tb"))
         return self.writer
 
-    def _log_step(self, step: int, losses: Mapping[str, Any], factor: float, started: float, bar: Any) -> dict:
+    def _finite(self, step: int, losses: Mapping[str, Any]) -> dict[str, float]:
+        """The losses as floats; TrainingDiverged if any is NaN or infinite (checked before every log line and
+        every checkpoint, so a diverged state is never saved over the last good one)."""
         values = {k: float(v.detach()) if isinstance(v, torch.Tensor) else float(v) for k, v in losses.items()}
         bad = [k for k, v in values.items() if not math.isfinite(v)]
         if bad:
@@ -330,6 +335,27 @@ class _Run:
                 f"{', '.join(bad)} became {values[bad[0]]} at step {step}; the last good checkpoint is in "
                 f"{self.out}; try a lower learning rate or --amp off"
             )
+        return values
+
+    def _trim_log(self, step: int) -> None:
+        """Drop log lines past `step`, the resumed checkpoint: a run stopped between checkpoints logged steps
+        that the resumed run logs again."""
+        log = self.out / "log.jsonl"
+        if not log.is_file():
+            return
+        def logged_by_now(line: str) -> bool:
+            try:
+                return json.loads(line)["step"] <= step
+            except (ValueError, KeyError, TypeError):  # a line cut short by a kill
+                return False
+
+        lines = log.read_text().splitlines(keepends=True)
+        kept = [line for line in lines if logged_by_now(line)]
+        if len(kept) < len(lines):
+            atomic_write(log, lambda tmp: tmp.write_text("".join(kept)))
+
+    def _log_step(self, step: int, losses: Mapping[str, Any], factor: float, started: float, bar: Any) -> dict:
+        values = self._finite(step, losses)
         if not self.is_main:
             return values
         record = {"step": step, **values, "lr_factor": factor, "seconds": round(time.time() - started, 2)}
