@@ -41,6 +41,14 @@ def list_models(folder: str | Path | None = None) -> tuple[list[ModelEntry], lis
 DIRECTIONS = ("AtoB", "BtoA")
 
 
+def other_direction(path: Path) -> Path | None:
+    """The other direction's file of a CycleGAN pair (..._A2B <-> ..._B2A), if the name says which it is."""
+    for this, other in (("A2B", "B2A"), ("B2A", "A2B")):
+        if path.stem.endswith(this):
+            return path.with_name(path.stem[: -len(this)] + other + path.suffix)
+    return None
+
+
 def resolve_model(name: str, direction: str = "AtoB", folder: str | Path | None = None) -> Path:
     """A model file from a path, a folder holding G_A2B/G_B2A (a run's models/), or a short name.
 
@@ -58,7 +66,7 @@ def resolve_model(name: str, direction: str = "AtoB", folder: str | Path | None 
         raise ModelFileError(f"{path}: a folder without G_{suffix}.safetensors; pass a model file")
     if path.suffix.lower() in (".safetensors", ".onnx", ".pth", ".pt", ".ckpt", ".bin") or path.is_file():
         if direction == "BtoA" and path.stem.endswith("A2B"):
-            return path.with_name(path.stem[:-3] + "B2A" + path.suffix)
+            return other_direction(path)
         if direction == "BtoA" and not path.stem.endswith("B2A"):
             raise ModelFileError(f"{path}: --direction BtoA needs the B -> A file (named ..._B2A or G_B2A)")
         return path  # load_model gives the one-line error if it is missing or not ours

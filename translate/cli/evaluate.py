@@ -136,14 +136,6 @@ def main_gan(argv: Sequence[str] | None = None) -> int:
     return run_cli(body)
 
 
-def _sibling(path: Path) -> Path | None:
-    """The other direction's file of a CycleGAN pair (..._A2B <-> ..._B2A), if the name says which it is."""
-    for this, other in (("A2B", "B2A"), ("B2A", "A2B")):
-        if path.stem.endswith(this):
-            return path.with_name(path.stem[: -len(this)] + other + path.suffix)
-    return None
-
-
 def main_translation(argv: Sequence[str] | None = None) -> int:
     parser = ArgumentParser(
         prog="evaluate-translation",
@@ -164,14 +156,14 @@ def main_translation(argv: Sequence[str] | None = None) -> int:
 
     def body() -> int:
         from translate.translation_eval import load_folder, score, train_classifier, write_pairs_grid
-        from translate.zoo import resolve_model
+        from translate.zoo import other_direction, resolve_model
 
         for flag, value in (("--max-images", args.max_images), ("--classifier-steps", args.classifier_steps)):
             if value < 1:
                 raise ConfigError(f"{flag} must be at least 1, got {value}")
         forward_path = resolve_model(args.model, "AtoB")
         forward = Translator.from_file(forward_path, device=args.device, task="translation")
-        reverse_path = Path(args.reverse) if args.reverse else _sibling(forward_path)
+        reverse_path = Path(args.reverse) if args.reverse else other_direction(forward_path)
         backward = None
         if reverse_path is not None and (args.reverse or reverse_path.is_file()):
             backward = Translator.from_file(reverse_path, device=args.device, task="translation")

@@ -7,9 +7,11 @@ every way a file can be bad into one :class:`~translate.errors.ImageError` namin
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +73,22 @@ def list_images(folder: str | Path, recursive: bool = True) -> list[Path]:
     return files
 
 
+@contextlib.contextmanager
+def _decoding(path: Path) -> Iterator[None]:
+    """Turn every way Pillow can fail on `path` into one ImageError naming the file."""
+    try:
+        yield
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"{path}: too many pixels (decompression-bomb guard); downscale it first") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image file, or a format Pillow cannot read") from None
+    except (OSError, SyntaxError, ValueError, struct.error, EOFError, IndexError) as err:
+        problem = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ImageError(f"{path}: corrupt or truncated image ({problem})") from None
+
+
 def read_image(
     path: str | Path,
     mode: str = "RGB",
@@ -93,36 +111,26 @@ def read_image(
         raise ImageError(f"{path}: is a folder, expected an image file")
     if path.stat().st_size == 0:
         raise ImageError(f"{path}: empty file (0 bytes)")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                width, height = im.size
-                if width * height > max_pixels:
-                    raise ImageError(
-                        f"{path}: {width}x{height} is {width * height / 1e6:.0f} MP, over the limit of "
-                        f"{max_pixels / 1e6:.0f} MP; downscale it first"
-                    )
-                if width < 1 or height < 1:
-                    raise ImageError(f"{path}: has no pixels ({width}x{height})")
-                im.load()
-                orientation = im.getexif().get(_EXIF_ORIENTATION, 1)
-                colour_type = _png16_colour_type(path)
-                if colour_type is not None:
-                    rgb, alpha = _read_16bit_colour_png(path, orientation)
-                    grayscale, bit_depth = colour_type == 4, 16
-                else:
-                    im = ImageOps.exif_transpose(im)
-                    rgb, alpha, grayscale, bit_depth = _pil_to_arrays(im, path)
-    except ImageError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"{path}: too many pixels (decompression-bomb guard); downscale it first") from None
-    except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image file, or a format Pillow cannot read") from None
-    except (OSError, SyntaxError, ValueError, struct.error, EOFError, IndexError) as err:
-        problem = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ImageError(f"{path}: corrupt or truncated image ({problem})") from None
+    with _decoding(path), warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with Image.open(path) as im:
+            width, height = im.size
+            if width * height > max_pixels:
+                raise ImageError(
+                    f"{path}: {width}x{height} is {width * height / 1e6:.0f} MP, over the limit of "
+                    f"{max_pixels / 1e6:.0f} MP; downscale it first"
+                )
+            if width < 1 or height < 1:
+                raise ImageError(f"{path}: has no pixels ({width}x{height})")
+            im.load()
+            orientation = im.getexif().get(_EXIF_ORIENTATION, 1)
+            colour_type = _png16_colour_type(path)
+            if colour_type is not None:
+                rgb, alpha = _read_16bit_colour_png(path, orientation)
+                grayscale, bit_depth = colour_type == 4, 16
+            else:
+                im = ImageOps.exif_transpose(im)
+                rgb, alpha, grayscale, bit_depth = _pil_to_arrays(im, path)
 
     if alpha is not None and not keep_alpha:
         rgb = rgb * alpha[..., None] + (1.0 - alpha[..., None])
@@ -137,15 +145,9 @@ def read_size(path: str | Path) -> tuple[int, int]:
     the header alone: a quick check of many files before decoding them. ImageError if it has no readable
     header."""
     path = Path(path)
-    try:
-        with Image.open(path) as im:
-            width, height = im.size
-            orientation = im.getexif().get(_EXIF_ORIENTATION, 1)
-    except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image file, or a format Pillow cannot read") from None
-    except (OSError, SyntaxError, ValueError, struct.error, EOFError, IndexError) as err:
-        problem = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ImageError(f"{path}: corrupt or truncated image ({problem})") from None
+    with _decoding(path), Image.open(path) as im:
+        width, height = im.size
+        orientation = im.getexif().get(_EXIF_ORIENTATION, 1)
     return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
 
 
