@@ -82,6 +82,17 @@ def test_critic_steps_per_generator_step(tmp_path):
     assert (int(g_steps), int(d_steps)) == (2, 6)
 
 
+def test_ema_averages_only_after_generator_updates(tmp_path, monkeypatch):
+    from translate.training.ema import EMA
+
+    counts = []
+    update = EMA.update
+    monkeypatch.setattr(EMA, "update", lambda self, net, step: (counts.append(step), update(self, net, step)))
+    recipe = train(GanRecipe, GanConfig(width=8, latent_dim=8, d_steps=3), _loop(tmp_path, steps=6, ema=0.9))
+    assert counts == [0, 1]  # after loop steps 3 and 6, warming up by generator updates, not loop steps
+    assert recipe.update_count("D", 6) == 6
+
+
 def test_image_folder_with_mixed_sizes_and_classes(tmp_path):
     for i, (cls, size) in enumerate([("cats", (40, 30)), ("cats", (17, 50)), ("dogs", (64, 64)), ("dogs", (9, 9))]):
         (tmp_path / "data" / cls).mkdir(parents=True, exist_ok=True)

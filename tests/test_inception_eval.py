@@ -119,8 +119,8 @@ def test_bad_weights_files_give_one_line_errors(tmp_path):
 def small_reference(monkeypatch):
     """evaluate-gan's digits classifier untrained and 4 held-out digits: it is not what is tested here, and
     the real one costs seconds to train and 360 Inception passes as the default real set."""
-    _, _, test_x, test_y = split()
-    ref = Reference(DigitClassifier().eval(), 0.0, test_x[:4], test_y[:4])
+    train_x, train_y, test_x, test_y = split()
+    ref = Reference(DigitClassifier().eval(), 0.0, test_x[:4], test_y[:4], train_x[:4], train_y[:4])
     monkeypatch.setattr("translate.digits_eval.reference", lambda: ref)
 
 

@@ -196,3 +196,15 @@ def test_torchrun_two_processes(tmp_path):
     assert state["step"] == 6 and state["world_size"] == 2 and len(state["rng"]) == 2
     assert [p.name for p in out.glob("*.safetensors")] == ["checkpoint.safetensors"]
     assert done.stderr.count("done: 6 steps") == 1  # only rank 0 reports
+
+
+@pytest.mark.slow
+def test_torchrun_a_nan_on_one_process_stops_both(tmp_path):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           str(TESTS / "toy_recipe.py"), "--out", str(tmp_path / "ddp"), "--steps", "8", "--batch-size", "2",
+           "--workers", "0", "--no-progress", "--no-tensorboard", "--log-every", "2", "--nan-at", "3"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(TESTS.parent)}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode != 0
+    assert "d became nan at step 4" in done.stderr  # rank 1, which saw it
+    assert "another process's losses became NaN or inf at step 4" in done.stderr  # rank 0 stops too, saying why

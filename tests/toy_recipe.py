@@ -22,6 +22,7 @@ class ToyConfig:
     lr: float = 2e-3
     items: int = 32
     interrupt_at: int = -1  # send ourselves SIGINT during this step (tests the stop path)
+    nan_at: int = -1  # the process of rank 1 reports a NaN loss at this step (tests that all processes stop)
 
 
 class ToyData(Dataset):
@@ -73,6 +74,8 @@ class ToyRecipe(Recipe):
                 loss_g = F.softplus(-D(fake)).mean()
             self.ctx.backward_step(loss_g, "G")
         self.seen += batch.shape[0]
+        if step == self.config.nan_at and self.ctx.rank == 1:
+            return {"d": float("nan"), "g": loss_g}
         return {"d": loss_d, "g": loss_g}
 
     def sample_grid(self) -> torch.Tensor:

@@ -48,6 +48,11 @@ class Reference:
     test_accuracy: float
     test_images: torch.Tensor
     test_labels: torch.Tensor
+    train_images: torch.Tensor
+    """The classifier's training split: real digits that are not the held-out ones, measured against them
+    to show what a generator that draws real digits would score (a set measured against itself would give
+    FID 0 and precision and recall 1)."""
+    train_labels: torch.Tensor
 
 
 def digits_file() -> Path:
@@ -82,7 +87,7 @@ def reference(cache_dir: Path | None = None) -> Reference:
     net.eval()
     with torch.no_grad():
         accuracy = (net(test_x)[0].argmax(1) == test_y).float().mean().item()
-    return Reference(net, accuracy, test_x, test_y)
+    return Reference(net, accuracy, test_x, test_y, train_x, train_y)
 
 
 def _train(net: DigitClassifier, x: torch.Tensor, y: torch.Tensor, epochs: int = 15) -> None:

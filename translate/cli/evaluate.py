@@ -63,10 +63,12 @@ def main_gan(argv: Sequence[str] | None = None) -> int:
         description="Measure a digits generator in the feature space of a classifier trained here on the "
         "bundled real digits: classes covered, class-histogram entropy (max ln 10 = 2.30), mean confidence, "
         "label agreement (conditional models), classifier-feature FID and k-NN precision/recall against "
-        "held-out real digits. Rows for the held-out real digits and an untrained generator give the scale. "
+        "held-out real digits. Rows for real digits of the classifier's training split and an untrained generator "
+        "give the scale. "
         "With --inception-weights, also FID, KID and IS of the samples with the standard Inception-v3 network.",
     )
-    parser.add_argument("model", help="generation model file (.safetensors) trained on digits")
+    parser.add_argument("model", help="generation model file (.safetensors) trained on digits, or a bundled name "
+                        "(digits)")
     parser.add_argument("--n", type=int, default=1000, help="samples to draw (default 1000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
@@ -85,9 +87,10 @@ def main_gan(argv: Sequence[str] | None = None) -> int:
         from translate.nets import GENERATORS
         from translate.sampling import class_labels, generate, latents
         from translate.training.loop import pick_device
+        from translate.zoo import resolve_model
 
         device = pick_device(args.device)
-        net, spec = load_model(args.model, task="generation", device=device)
+        net, spec = load_model(resolve_model(args.model), task="generation", device=device)
         if spec.out_channels != 1:
             raise ConfigError(f"{args.model}: has {spec.out_channels} channels; the digits measures need a "
                               "grayscale digits generator")
@@ -112,7 +115,8 @@ def main_gan(argv: Sequence[str] | None = None) -> int:
         untrained = GENERATORS[spec.arch](**spec.arch_kwargs).eval()
         samples = generate(net, spec, z, labels)
         rows = {
-            "real (held-out)": measure((ref.test_images + 1) / 2, ref, ref.test_labels if labels is not None else None),
+            "real (training split)": measure((ref.train_images[:args.n] + 1) / 2, ref,
+                                             ref.train_labels[:args.n] if labels is not None else None),
             Path(args.model).name: measure(samples, ref, labels),
             "untrained G": measure(generate(untrained, spec, z, labels), ref, labels),
         }

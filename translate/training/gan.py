@@ -202,6 +202,9 @@ class GanRecipe(Recipe):
             self.last_g = {"g": loss_g.detach()}
         return {**losses, **self.last_g}
 
+    def update_count(self, name: str, steps: int) -> int:
+        return steps // self.hp["d_steps"] if name == "G" else steps
+
     @property
     def sample_columns(self) -> int | None:  # one column per class for conditional models
         return self.n_classes or None

@@ -256,7 +256,9 @@ class _Run:
                         net.train()
                     losses = recipe.step(to_device(batch, self.device, loop.channels_last), step)
                     for name, ema in emas.items():
-                        ema.update(recipe.nets[name], step)
+                        done = recipe.update_count(name, step)
+                        if recipe.update_count(name, step + 1) > done:  # not on critic-only steps
+                            ema.update(recipe.nets[name], done)
                     step += 1
                     if step % loop.log_every == 0 or step == loop.steps:
                         last_losses = self._log_step(step, losses, factor, started, bar)
@@ -330,10 +332,12 @@ class _Run:
         every checkpoint, so a diverged state is never saved over the last good one)."""
         values = {k: float(v.detach()) if isinstance(v, torch.Tensor) else float(v) for k, v in losses.items()}
         bad = [k for k, v in values.items() if not math.isfinite(v)]
-        if bad:
+        # every process stops together: one left waiting in the next collective would hang the run
+        if self._agree(bool(bad)):
+            what = f"{', '.join(bad)} became {values[bad[0]]}" if bad else "another process's losses became NaN or inf"
             raise TrainingDiverged(
-                f"{', '.join(bad)} became {values[bad[0]]} at step {step}; the last good checkpoint is in "
-                f"{self.out}; try a lower learning rate or --amp off"
+                f"{what} at step {step}; the last good checkpoint is in {self.out}; "
+                "try a lower learning rate or --amp off"
             )
         return values
 

@@ -127,6 +127,11 @@ class Recipe:
         """Generators to save as model files: {file stem: (net, spec)}."""
         raise NotImplementedError
 
+    def update_count(self, name: str, steps: int) -> int:
+        """How many optimiser updates net `name` has had after `steps` loop steps. The loop's EMA averages
+        only after real updates (a GAN generator skips the critic-only steps) and warms up by this count."""
+        return steps
+
     def eval_net(self, name: str) -> nn.Module:
         return self.ema.get(name, self.nets[name])
 
