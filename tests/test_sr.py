@@ -1,5 +1,6 @@
 """Super-resolution: networks, data, metrics, the Translator's tiling and evaluate-sr."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -203,6 +204,10 @@ def test_gan_stage_with_feature_matching(tmp_path):
     assert all(np.isfinite([r["d"], r["content"], r["g_adv"]]).all() for r in log)
     assert recipe.g_kwargs["bicubic_skip"] is True  # the architecture came from --init
     assert (tmp_path / "run" / "models" / "srgan_x4.safetensors").is_file()
+    (tmp_path / "psnr.safetensors").unlink()  # a resume needs the run folder only, not the --init file
+    resumed = train(SrganRecipe, config, dataclasses.replace(loop, steps=5), resume=True)
+    assert resumed.g_kwargs == recipe.g_kwargs
+    assert json.loads((tmp_path / "run" / "log.jsonl").read_text().splitlines()[-1])["step"] == 5
 
 
 @pytest.mark.parametrize("extra, message", [

@@ -201,7 +201,8 @@ class _Run:
         loop = self.loop
         self._check_run_folder()
         amp_dtype = pick_amp_dtype(loop.amp, self.device)
-        ctx = TrainContext(self.device, amp_dtype, self.rank, self.world_size, loop.channels_last, loop.steps)
+        ctx = TrainContext(self.device, amp_dtype, self.rank, self.world_size, loop.channels_last, loop.steps,
+                           resume_dir=self.out if self.resume else None)
 
         seed_everything(loop.seed)  # identical initial weights on every process
         recipe = self.recipe_cls(self.recipe_config, ctx)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -41,6 +42,8 @@ class TrainContext:
     world_size: int = 1
     channels_last: bool = False
     total_steps: int = 0
+    resume_dir: Path | None = None
+    """The run folder being resumed (its checkpoint replaces the recipe's initial weights), else None."""
     optimizers: dict[str, torch.optim.Optimizer] = field(default_factory=dict)
     scalers: dict[str, torch.amp.GradScaler] = field(default_factory=dict)
 

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from translate.checkpoint import ModelSpec, load_model
+from translate.checkpoint import ModelSpec, load_model, read_spec
 from translate.data.degrade import DEGRADATIONS
 from translate.data.folders import SRPatches
 from translate.errors import ConfigError
@@ -81,7 +81,12 @@ class SrganRecipe(Recipe):
         self.g_kwargs = {"scale": config.scale, "n_blocks": config.n_blocks, "channels": config.channels,
                          "batch_norm": config.batch_norm, "bicubic_skip": config.bicubic_skip}
         generator = None
-        if config.stage == "gan":
+        saved = ctx.resume_dir / "models" / f"srgan_x{config.scale}.safetensors" if ctx.resume_dir else None
+        if config.stage == "gan" and saved is not None and saved.is_file():
+            # resuming: the checkpoint brings the weights and the run's own model file the architecture, so the
+            # --init file may since have moved or changed
+            self.g_kwargs = dict(read_spec(saved).arch_kwargs)
+        elif config.stage == "gan":
             if not config.init:
                 raise ConfigError("--stage gan starts from a psnr-stage model: pass --init MODEL.safetensors")
             generator, spec = load_model(config.init, task="super-resolution")
