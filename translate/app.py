@@ -206,7 +206,8 @@ def device_line(device: str) -> str:
     dev = pick_device(device)
     if dev.type == "cuda":
         return f"Running on CUDA: {torch.cuda.get_device_name(dev)}"
-    return f"Running on the CPU ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"Running on the CPU ({threads} thread{'s' if threads > 1 else ''})"
 
 
 def _examples(*names: str) -> list[str]:
