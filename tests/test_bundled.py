@@ -44,15 +44,16 @@ def test_image_models_run_by_short_name(entry, samples):
 
 
 @pytest.mark.parametrize("entry", [e for e in ENTRIES if e.spec.task == "super-resolution"], ids=lambda e: e.name)
-def test_sr_card_matches_evaluate_sr_on_set5(entry, samples):
-    from translate.metrics import evaluate_sr_folder
+def test_sr_card_matches_evaluate_sr_on_set5(entry, capsys):
+    from translate.cli.evaluate import main_sr
 
     figures = card_figures(entry.name)
-    translator = Translator.from_file(entry.path, device="cpu")
-    result = evaluate_sr_folder(str(samples / "sr" / "Set5"), entry.spec.scale, translator)
-    assert result["model_psnr"] == pytest.approx(figures["set5_y_psnr"], abs=0.02)
-    assert result["model_ssim"] == pytest.approx(figures["set5_y_ssim"], abs=0.001)
-    assert result["model_psnr"] > result["bicubic_psnr"]
+    assert main_sr(["--model", entry.name, "--sets", "Set5", "--device", "cpu"]) == 0  # the card's command
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("Set5")).split()
+    bicubic_psnr, model_psnr, model_ssim = float(row[2]), float(row[5]), float(row[7])
+    assert model_psnr == pytest.approx(figures["set5_y_psnr"], abs=0.01)
+    assert model_ssim == pytest.approx(figures["set5_y_ssim"], abs=0.0001)
+    assert model_psnr > bicubic_psnr
 
 
 @pytest.mark.parametrize("entry", [e for e in ENTRIES if e.spec.task == "generation"], ids=lambda e: e.name)

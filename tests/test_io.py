@@ -1,10 +1,12 @@
 """Safe image decoding: every odd format decodes right, every bad file gets a one-line ImageError."""
 
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from translate.data.io import list_images, read_image, write_image
 from translate.errors import ImageError
@@ -87,9 +89,6 @@ def test_16bit_grayscale_keeps_precision(tmp_path):
 
 
 def test_16bit_gray_with_alpha_keeps_precision_and_stays_gray(tmp_path):
-    import struct
-    import zlib
-
     gray = np.array([[0, 257, 40000, 65535]], ">u2")  # 257: a step 8 bits cannot hold
     samples = np.stack([gray, np.full_like(gray, 30000)], axis=-1).astype(">u2")  # colour type 4: gray, alpha
     raw = b"".join(b"\x00" + row.tobytes() for row in samples)
@@ -137,6 +136,62 @@ def test_exif_orientation_is_applied(tmp_path):
     assert decoded.pixels.shape == (12, 8, 3)
     # after a clockwise turn the original left column (x=0, red 0) is the top row
     assert decoded.pixels[0, :, 0].max() < 0.1
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_matches_pillow_on_16bit_files_too(tmp_path, orientation):
+    import cv2
+
+    rng = np.random.default_rng(orientation)
+    eight = rng.integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    image = Image.fromarray(eight)
+    exif = image.getexif()
+    exif[0x0112] = orientation
+    expected = np.asarray(ImageOps.exif_transpose(Image.open(_save(tmp_path / "o.png", image, exif=exif))))
+    # the same pixels as a 16-bit PNG, which OpenCV decodes and our own code turns: add an eXIf chunk
+    cv2.imwrite(str(tmp_path / "o16.png"), eight[..., ::-1].astype(np.uint16) * 257)
+    data, body = (tmp_path / "o16.png").read_bytes(), b"eXIf" + exif.tobytes()
+    chunk = struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body))
+    end = data.rindex(b"IEND") - 4
+    (tmp_path / "o16.png").write_bytes(data[:end] + chunk + data[end:])
+    sixteen = read_image(tmp_path / "o16.png")
+    assert sixteen.bit_depth == 16
+    np.testing.assert_allclose(sixteen.pixels, expected / 255.0, atol=1e-6)
+    np.testing.assert_allclose(read_image(tmp_path / "o.png").pixels, expected / 255.0, atol=1e-6)
+
+
+def test_16bit_rgb_tiff_keeps_precision(tmp_path):
+    import cv2
+
+    values = np.array([[[0, 257, 65535], [1, 40000, 30001]]], np.uint16)
+    cv2.imwrite(str(tmp_path / "c16.tif"), values[..., ::-1])
+    decoded = read_image(tmp_path / "c16.tif")
+    assert decoded.bit_depth == 16 and not decoded.grayscale
+    np.testing.assert_allclose(decoded.pixels, values / 65535.0, atol=1e-7)
+
+
+def test_32bit_integer_beyond_16_bits_refused(tmp_path):
+    path = _save(tmp_path / "i32.tif", Image.fromarray(np.array([[0, 70000]], np.int32), "I"))
+    _one_line_error(path, "32-bit integer samples")
+
+
+def test_embedded_colour_profile_is_converted_to_srgb(tmp_path):
+    from PIL import ImageCms
+
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    # the same profile with its red and green primaries exchanged: a pure red file pixel means sRGB green
+    count = int.from_bytes(srgb[128:132], "big")
+    table = {srgb[132 + 12 * i:136 + 12 * i]: 132 + 12 * i for i in range(count)}
+    swapped = bytearray(srgb)
+    r, g = table[b"rXYZ"], table[b"gXYZ"]
+    swapped[r + 4:r + 12], swapped[g + 4:g + 12] = srgb[g + 4:g + 12], srgb[r + 4:r + 12]
+    red = Image.new("RGB", (2, 2), (255, 0, 0))
+    tagged = read_image(_save(tmp_path / "p.png", red, icc_profile=bytes(swapped))).pixels[0, 0]
+    assert tagged[1] > 0.9 and tagged[0] < 0.1  # green on screen, so green in sRGB
+    same = read_image(_save(tmp_path / "s.png", red, icc_profile=srgb)).pixels[0, 0]
+    np.testing.assert_allclose(same, [1, 0, 0], atol=0.02)
+    broken = read_image(_save(tmp_path / "b.png", red, icc_profile=b"not a profile")).pixels[0, 0]
+    np.testing.assert_allclose(broken, [1, 0, 0])
 
 
 def test_one_pixel_image(tmp_path):
@@ -198,6 +253,8 @@ def test_write_image_8_and_16_bit_with_alpha(tmp_path):
     assert gray16.grayscale and gray16.bit_depth == 16
     with pytest.raises(ImageError, match="16-bit output needs a .png"):
         write_image(tmp_path / "x.jpg", pixels, bits=16)
+    with pytest.raises(ImageError, match=r"wide\.webp: 16400x2 is too large for WEBP \(at most 16383"):
+        write_image(tmp_path / "wide.webp", np.zeros((2, 16400, 3), np.float32))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g16.png", "o16.png", "o8.png"]  # no temp files
 
 
@@ -211,3 +268,8 @@ def test_list_images(tmp_path):
     Image.new("RGB", (2, 2)).save(tmp_path / "a.JPG")
     (tmp_path / "readme.txt").write_text("x")
     assert [p.name for p in list_images(tmp_path)] == ["a.JPG", "b.png"]
+    for hidden in (tmp_path / ".ipynb_checkpoints", tmp_path / "sub" / ".thumbs"):
+        hidden.mkdir()
+        Image.new("RGB", (2, 2)).save(hidden / "c.png")
+    assert [p.name for p in list_images(tmp_path)] == ["a.JPG", "b.png"]
+    assert [p.name for p in list_images(tmp_path / ".ipynb_checkpoints")] == ["c.png"]  # asked for by name

@@ -22,7 +22,8 @@ def main_sr(argv: Sequence[str] | None = None) -> int:
     parser = ArgumentParser(prog="evaluate-sr", description=__doc__ + " LR images are made by bicubic "
                             "downscaling (Pillow's antialiased bicubic, the kernel of MATLAB's imresize); "
                             "PSNR/SSIM on BT.601 Y with a border of `scale` pixels cropped.")
-    parser.add_argument("--model", help="super-resolution model file (.safetensors); omit for bicubic only")
+    parser.add_argument("--model", help="super-resolution model: a file (.safetensors or .onnx) or a bundled name "
+                        "(sr_x4); omit for bicubic only")
     parser.add_argument("--sets", nargs="+", default=["Set5"], help="benchmark names (Set5) or HR folders")
     parser.add_argument("--scale", type=int, help=f"one of {SCALES}; default: the model's, or 4")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -30,11 +31,12 @@ def main_sr(argv: Sequence[str] | None = None) -> int:
 
     def body() -> int:
         from translate.metrics import evaluate_sr_folder
+        from translate.zoo import resolve_model
 
         translator = None
         scale = args.scale or 4
         if args.model:
-            translator = Translator.from_file(args.model, device=args.device, task="super-resolution")
+            translator = Translator.from_file(resolve_model(args.model), device=args.device, task="super-resolution")
             if args.scale and args.scale != translator.spec.scale:
                 raise ConfigError(f"--scale {args.scale} does not match {args.model}, a x{translator.spec.scale} model")
             scale = translator.spec.scale
@@ -147,7 +149,8 @@ def main_translation(argv: Sequence[str] | None = None) -> int:
         "real domains classifies crops of translated test images; prints the share called B (and the same share "
         "for the untranslated images, the floor) and the mean cycle A -> B -> A L1 (pixels in [0, 1]).",
     )
-    parser.add_argument("--model", required=True, help="the A -> B model file (G_A2B) or a run's models/ folder")
+    parser.add_argument("--model", required=True, help="the A -> B model: a file (G_A2B), a run's models/ folder or "
+                        "a bundled name (vangogh)")
     parser.add_argument("--reverse", help="the B -> A model for the cycle L1 (default: the G_B2A beside it)")
     parser.add_argument("--domainA", required=True, help="folder of real domain A images (e.g. the training photos)")
     parser.add_argument("--domainB", required=True, help="folder of real domain B images (e.g. the paintings)")

@@ -8,6 +8,7 @@ every way a file can be bad into one :class:`~translate.errors.ImageError` namin
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import struct
 import warnings
@@ -27,6 +28,7 @@ Pillow's own guard warns at 89 MP, so ours fires first with a clearer message.""
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".tga")
 WRITE_FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP"}
+_MAX_WRITE_SIDE = {"JPEG": 65500, "WEBP": 16383}  # the formats' own limits
 
 _EXIF_ORIENTATION = 0x0112
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -67,7 +69,9 @@ def list_images(folder: str | Path, recursive: bool = True) -> list[Path]:
     if not folder.is_dir():
         raise ImageError(f"{folder}: not a folder")
     pattern = "**/*" if recursive else "*"
-    files = sorted(p for p in folder.glob(pattern) if is_image_file(p) and not p.name.startswith("."))
+    # hidden files and folders (.ipynb_checkpoints, .thumbs) are tool clutter, not data
+    files = sorted(p for p in folder.glob(pattern)
+                   if is_image_file(p) and not any(part.startswith(".") for part in p.relative_to(folder).parts))
     if not files:
         raise ImageError(f"{folder}: no images found (looked for {', '.join(IMAGE_SUFFIXES)})")
     return files
@@ -125,11 +129,11 @@ def read_image(
             im.load()
             orientation = im.getexif().get(_EXIF_ORIENTATION, 1)
             colour_type = _png16_colour_type(path)
-            if colour_type is not None:
-                rgb, alpha = _read_16bit_colour_png(path, orientation)
+            if colour_type is not None or _is_16bit_colour_tiff(im):
+                rgb, alpha = _read_16bit_colour(path, orientation)
                 grayscale, bit_depth = colour_type == 4, 16
             else:
-                im = ImageOps.exif_transpose(im)
+                im = _to_srgb(ImageOps.exif_transpose(im))
                 rgb, alpha, grayscale, bit_depth = _pil_to_arrays(im, path)
 
     if alpha is not None and not keep_alpha:
@@ -154,8 +158,12 @@ def read_size(path: str | Path) -> tuple[int, int]:
 def _pil_to_arrays(im: Image.Image, path: Path) -> tuple[np.ndarray, np.ndarray | None, bool, int]:
     """(rgb (H, W, 3), alpha (H, W) or None, grayscale, bit depth) from a loaded Pillow image."""
     if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
-        # 16-bit grayscale (PNG/TIFF); Pillow gives "I" for some 16-bit PNGs.
-        gray = np.clip(np.asarray(im, dtype=np.float32) / 65535.0, 0.0, 1.0)
+        # 16-bit grayscale (PNG/TIFF); Pillow gives "I" for some 16-bit PNGs, and for 32-bit integer TIFFs
+        values = np.asarray(im, dtype=np.float64)
+        if values.size and (values.min() < 0 or values.max() > 65535):
+            raise ImageError(f"{path}: 32-bit integer samples (beyond 0-65535) are not supported; save it as 8 "
+                             "or 16-bit PNG")
+        gray = (values / 65535.0).astype(np.float32)
         return np.repeat(gray[..., None], 3, axis=2), None, True, 16
     if im.mode == "F":
         raise ImageError(f"{path}: 32-bit float images are not supported; save it as 8 or 16-bit PNG")
@@ -166,6 +174,27 @@ def _pil_to_arrays(im: Image.Image, path: Path) -> tuple[np.ndarray, np.ndarray 
         return rgba[..., :3], rgba[..., 3], grayscale, 8
     # convert() handles palette, CMYK, YCbCr, LAB, HSV and 1-bit images.
     return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0, None, grayscale, 8
+
+
+def _to_srgb(im: Image.Image) -> Image.Image:
+    """An RGB(A) image with an embedded colour profile (a phone's Display P3, Adobe RGB) converted to sRGB,
+    the space every model here was trained in and every output is written in; images without a profile are
+    taken as sRGB already."""
+    icc = im.info.get("icc_profile")
+    if not icc or im.mode not in ("RGB", "RGBA"):
+        return im
+    from PIL import ImageCms
+
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        return ImageCms.profileToProfile(im, source, ImageCms.createProfile("sRGB"), outputMode=im.mode)
+    except (ImageCms.PyCMSError, OSError, TypeError, ValueError):
+        return im  # a damaged profile: the pixels are still the best guess, as in every viewer
+
+
+def _is_16bit_colour_tiff(im: Image.Image) -> bool:
+    """A 16-bit RGB(A) TIFF, which Pillow would reduce to 8 bits."""
+    return im.format == "TIFF" and im.mode in ("RGB", "RGBA") and 16 in tuple(im.tag_v2.get(258, ()))
 
 
 def _palette_is_gray(im: Image.Image) -> bool:
@@ -184,12 +213,13 @@ def _png16_colour_type(path: Path) -> int | None:
     return None
 
 
-def _read_16bit_colour_png(path: Path, orientation: int) -> tuple[np.ndarray, np.ndarray | None]:
-    import cv2  # installed with albumentations; reads 16-bit PNG without losing precision (gray + alpha as BGRA)
+def _read_16bit_colour(path: Path, orientation: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """A 16-bit colour PNG or TIFF at full precision (PNG gray + alpha comes as BGRA)."""
+    import cv2  # installed with albumentations; Pillow would reduce these to 8 bits
 
     data = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
-    if data is None or data.dtype != np.uint16 or data.ndim != 3:
-        raise ImageError(f"{path}: corrupt 16-bit PNG")
+    if data is None or data.dtype != np.uint16 or data.ndim != 3 or data.shape[2] not in (3, 4):
+        raise ImageError(f"{path}: corrupt or unsupported 16-bit image")
     data = _apply_orientation(data.astype(np.float32) / 65535.0, orientation)
     rgb = data[..., 2::-1]  # BGR(A) -> RGB
     alpha = data[..., 3] if data.shape[2] == 4 else None
@@ -204,7 +234,7 @@ def _apply_orientation(a: np.ndarray, orientation: int) -> np.ndarray:
         4: lambda x: x[::-1],
         5: lambda x: np.swapaxes(x, 0, 1),
         6: lambda x: np.rot90(x, -1),
-        7: lambda x: np.rot90(x, 1)[::-1],
+        7: lambda x: np.rot90(x, -1)[::-1],
         8: lambda x: np.rot90(x, 1),
     }
     return ops[orientation](a) if orientation in ops else a
@@ -230,6 +260,10 @@ def write_image(
     if bits == 16 and fmt != "PNG":
         raise ImageError(f"{path}: 16-bit output needs a .png file")
     pixels = np.clip(np.asarray(pixels, dtype=np.float32), 0.0, 1.0)
+    side = _MAX_WRITE_SIDE.get(fmt)
+    if side and max(pixels.shape[:2]) > side:
+        raise ImageError(f"{path}: {pixels.shape[1]}x{pixels.shape[0]} is too large for {fmt} (at most {side} "
+                         "pixels a side); write a .png")
     if alpha is not None:
         alpha = np.clip(np.asarray(alpha, dtype=np.float32), 0.0, 1.0)
         if fmt == "JPEG":  # no alpha in JPEG: composite on white
@@ -248,7 +282,11 @@ def write_image(
             array = np.stack(channels, axis=-1) if len(channels) > 1 else channels[0]
             array = np.round(array * 255.0).astype(np.uint8)
             options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
-            Image.fromarray(array).save(tmp, format=fmt, **options)
+            try:
+                Image.fromarray(array).save(tmp, format=fmt, **options)
+            except (OSError, ValueError) as err:
+                raise ImageError(f"{path}: could not write it ({str(err).splitlines()[0] or type(err).__name__})") \
+                    from None
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
