@@ -192,7 +192,7 @@ def test_a_bad_first_file_gives_way_to_the_next(tmp_path):
     (tmp_path / "d" / "a.png").write_bytes(b"not an image")
     Image.new("RGB", (9, 7), (200, 10, 10)).save(tmp_path / "d" / "b.png")
     domain = Domain(tmp_path / "d")
-    assert domain.bad == {0} and domain.image(0).size == (9, 7)
+    assert domain.bad_files.bad == {0} and domain.image(0).size == (9, 7)
     assert domain.image(0, np.random.default_rng(0)).size == (9, 7)
 
 

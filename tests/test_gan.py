@@ -103,6 +103,22 @@ def test_image_folder_with_mixed_sizes_and_classes(tmp_path):
     assert spec.labels == ("cats", "dogs") and spec.out_channels == 3
 
 
+def test_image_folder_skips_a_bad_file_and_stops_at_two(tmp_path, capsys):
+    from translate.data.folders import ImageFolder
+    from translate.errors import ConfigError
+
+    for i in range(6):
+        Image.new("RGB", (20, 20), (i * 40, 0, 0)).save(tmp_path / f"{i}.png")
+    (tmp_path / "3.png").write_bytes(b"")
+    folder = ImageFolder(tmp_path, 16)
+    assert folder[(3, 7)]["image"].shape == (3, 16, 16)  # another file stands in
+    out = capsys.readouterr().out
+    assert "warning: skipping" in out and "3.png: empty file" in out
+    (tmp_path / "4.png").write_bytes(b"junk")
+    with pytest.raises(ConfigError, match="2 of 6 images are unreadable"):
+        folder[(4, 0)]
+
+
 @pytest.mark.parametrize("args, message", [
     (["--loss", "wasserstein"], "invalid choice: 'wasserstein'"),
     (["--acgan", "--data", "{flat}"], "need labelled data"),

@@ -48,6 +48,18 @@ def test_twin_and_side_by_side_layouts_give_aligned_crops(tmp_path):
     for seed in range(6):  # identical halves + identical jitter -> identical crops
         item = pairs[(0, seed)]
         assert torch.equal(item["A"], item["B"])
+    lower = _twins(tmp_path / "lower")
+    (lower / "A").rename(lower / "a")
+    (lower / "B").rename(lower / "b")
+    assert [(a.parent.name, b.parent.name) for a, b in AlignedPairs(lower, 32, 36).pairs] == [("a", "b")] * 2
+
+
+def test_a_bad_pair_is_skipped_with_a_warning(tmp_path, capsys):
+    root = _twins(tmp_path / "data", sizes=((40, 40),) * 3)
+    (root / "B" / "1.jpg").write_bytes(b"not an image")
+    pairs = AlignedPairs(root, crop=32, load_size=36)
+    assert "warning: skipping" in capsys.readouterr().out and pairs.bad_files.bad == {1}
+    assert pairs[(1, 0)]["A"].shape == (3, 32, 32)  # another pair stands in
 
 
 def test_learns_the_shoe_pairs(tmp_path, samples):
@@ -68,6 +80,9 @@ def test_learns_the_shoe_pairs(tmp_path, samples):
 @pytest.mark.parametrize("case, message", [
     ("mismatch", "the halves of a pair must match"),
     ("missing", "has no twin in"),
+    ("extraB", "has no twin in"),
+    ("onlyA", "has A/ but no B/ beside it"),
+    ("twoNames", "0.jpg has the same name; a twin folder needs one file per name"),
     ("odd", "must have an even width"),
     ("nofolder", "no such folder; fetch a public set with: translate-datasets facades"),
     ("setroot", "holds a train/ folder (a public set's root, with val/ and test/ beside it); pass --data"),
@@ -83,6 +98,17 @@ def test_bad_pairs(tmp_path, capsys, case, message):
     elif case == "missing":
         _twins(root)
         Image.new("RGB", (40, 40)).save(root / "A" / "extra.png")
+    elif case == "extraB":
+        _twins(root)
+        Image.new("RGB", (40, 40)).save(root / "B" / "extra.png")
+    elif case == "onlyA":
+        _twins(root)
+        for f in (root / "B").iterdir():
+            f.unlink()
+        (root / "B").rmdir()
+    elif case == "twoNames":
+        _twins(root)
+        Image.new("RGB", (40, 40)).save(root / "A" / "0.jpg")
     elif case == "odd":
         root.mkdir()
         Image.new("RGB", (41, 20)).save(root / "0.png")
@@ -127,9 +153,12 @@ def test_large_sets_are_checked_up_front_and_sampled(tmp_path, capsys, monkeypat
     data = (root / "A" / "1.png").read_bytes()
     (root / "A" / "1.png").write_bytes(data[: len(data) // 2])  # the header reads, the pixels do not
     Image.new("RGB", (40, 40)).save(root / "B" / "2.jpg")
-    assert main_pix2pix(_lazy_args(root, tmp_path / "truncated")) == 2
+    assert main_pix2pix(_lazy_args(root, tmp_path / "truncated")) == 0  # one bad pair of three: skipped
+    capsys.readouterr()
+    (root / "A" / "0.png").write_bytes(b"")  # and one more, found up front
+    assert main_pix2pix(_lazy_args(root, tmp_path / "two")) == 2
     err = capsys.readouterr().err
-    assert "1.png: corrupt or truncated image" in err and err.count("\n") == 1, err
+    assert "2 of 3 images are unreadable" in err and err.count("\n") == 1, err
 
 
 def test_translator_runs_the_unet_at_its_own_size():

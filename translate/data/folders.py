@@ -4,7 +4,9 @@ randomness in an item comes from its own seed and a resumed run sees exactly the
 from __future__ import annotations
 
 import gzip
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -14,7 +16,9 @@ from torch.utils.data import Dataset
 from translate.data.augment import centre_view
 from translate.data.convert import to_tensor
 from translate.data.io import list_images, read_image, read_size
-from translate.errors import ConfigError
+from translate.errors import ConfigError, ImageError
+
+T = TypeVar("T")
 
 
 def samples_dir() -> Path:
@@ -57,6 +61,43 @@ def load_digits(path: str | Path, image_size: int) -> TensorImages:
     return TensorImages(images, torch.from_numpy(table[:, 64].astype(np.int64)), tuple(str(i) for i in range(10)))
 
 
+class BadFiles:
+    """The policy for files that fail to decode, shared by every dataset of image files: each is skipped
+    with a warning naming it and another file is used instead; once more than `max_bad` of the `count`
+    files (and more than one) are bad, training stops with an error instead of quietly learning from
+    what is left."""
+
+    def __init__(self, root: Path, count: int, max_bad: float = 0.1) -> None:
+        self.root, self.count, self.max_bad = root, count, max_bad
+        self.bad: set[int] = set()
+
+    def check(self, index: int, load: Callable[[int], T]) -> T | None:
+        """load(index), or None when that raises ImageError: the file is then counted bad, with a warning."""
+        try:
+            return load(index)
+        except ImageError as err:
+            self.bad.add(index)
+            print(f"warning: skipping {err}", flush=True)
+            if len(self.bad) > max(1.0, self.max_bad * self.count):
+                raise ConfigError(f"{self.root}: {len(self.bad)} of {self.count} images are unreadable "
+                                  f"(more than {self.max_bad:.0%}); fix or remove them") from None
+            return None
+
+    def fetch(self, index: int, load: Callable[[int], T], rng: np.random.Generator | None = None) -> T:
+        """load(index), or load() of another file when that one is bad: a random one given `rng`, else the
+        next one."""
+        while True:
+            if index not in self.bad:
+                value = self.check(index, load)
+                if value is not None:
+                    return value
+            good = [i for i in range(self.count) if i not in self.bad]
+            if not good:
+                raise ConfigError(f"{self.root}: no readable images")
+            index = good[int(rng.integers(len(good)))] if rng is not None else min(
+                (i for i in good if i > index), default=good[0])
+
+
 class ImageFolder(Dataset):
     """Images under a folder, resized and centre-cropped to `image_size`; class sub-folders give labels.
 
@@ -74,12 +115,16 @@ class ImageFolder(Dataset):
         index = {name: i for i, name in enumerate(classes)}
         self.labels = [index[p.relative_to(root).parts[0]] if classes else 0 for p in self.files]
         self.image_size, self.channels = image_size, channels
+        self.bad_files = BadFiles(root, len(self.files))
 
     def __len__(self) -> int:
         return len(self.files)
 
     def __getitem__(self, key: tuple[int, int]) -> dict:
-        index, _ = key
+        index, seed = key
+        return self.bad_files.fetch(index, self._item, np.random.default_rng(seed))
+
+    def _item(self, index: int) -> dict:
         decoded = read_image(self.files[index], mode="L" if self.channels == 1 else "RGB")
         view = centre_view(to_pil(decoded.pixels), self.image_size, self.image_size)
         return {"image": to_tensor(view, (-1.0, 1.0)), "label": self.labels[index]}
@@ -153,12 +198,8 @@ def to_pil(pixels: np.ndarray):
 
 
 class Domain:
-    """The images of one translation domain, decoded lazily and kept in memory when the set is small.
-
-    A file that cannot be decoded is skipped with a warning naming it; if more than `max_bad` of the
-    files (and more than one) are bad, training stops with an error instead of quietly learning from what
-    is left.
-    """
+    """The images of one translation domain, decoded lazily and kept in memory when the set is small; bad
+    files are skipped as :class:`BadFiles` says."""
 
     CACHE_LIMIT = 256  # files; larger sets are decoded on every access
 
@@ -166,8 +207,7 @@ class Domain:
         self.root = Path(root)
         self.name = self.root.name
         self.files = list_images(self.root)
-        self.max_bad = max_bad
-        self.bad: set[int] = set()
+        self.bad_files = BadFiles(self.root, len(self.files), max_bad)
         self.cache: dict[int, object] = {}
         if len(self.files) <= self.CACHE_LIMIT:  # small sets: decode now, so bad files surface before training
             for i in range(len(self.files)):
@@ -178,32 +218,15 @@ class Domain:
 
     def image(self, index: int, rng: np.random.Generator | None = None):
         """The Pillow RGB image of file `index`, or of another file when that one is bad."""
-        from translate.errors import ImageError
+        return self.bad_files.fetch(index, self._load, rng)
 
-        while True:
-            if index not in self.bad:
-                if index in self.cache:
-                    return self.cache[index]
-                try:
-                    image = to_pil(read_image(self.files[index]).pixels)
-                except ImageError as err:
-                    self.bad.add(index)
-                    print(f"warning: skipping {err}", flush=True)
-                    if len(self.bad) > max(1.0, self.max_bad * len(self.files)):
-                        raise ConfigError(
-                            f"{self.root}: {len(self.bad)} of {len(self.files)} images are unreadable "
-                            f"(more than {self.max_bad:.0%}); fix or remove them"
-                        ) from None
-                else:
-                    if len(self.files) <= self.CACHE_LIMIT:
-                        self.cache[index] = image
-                    return image
-            good = [i for i in range(len(self.files)) if i not in self.bad]
-            if not good:
-                raise ConfigError(f"{self.root}: no readable images")
-            # another file instead: a random one when training, else the next one
-            index = good[int(rng.integers(len(good)))] if rng is not None else min(
-                (i for i in good if i > index), default=good[0])
+    def _load(self, index: int):
+        if index not in self.cache:
+            image = to_pil(read_image(self.files[index]).pixels)
+            if len(self.files) > self.CACHE_LIMIT:
+                return image
+            self.cache[index] = image
+        return self.cache[index]
 
 
 class UnalignedPairs(Dataset):
@@ -243,17 +266,30 @@ def find_pairs(root: str | Path) -> list[tuple[Path, Path | None]]:
     if (root / "train").is_dir() and not (root / "A").is_dir():
         raise ConfigError(f"{root}: holds a train/ folder (a public set's root, with val/ and test/ beside it); "
                           f"pass --data {root / 'train'}")
-    if (root / "A").is_dir() and (root / "B").is_dir():
-        a_files = list_images(root / "A")
-        b_by_stem = {p.relative_to(root / "B").with_suffix(""): p for p in list_images(root / "B")}
-        pairs = []
-        for a in a_files:
-            b = b_by_stem.get(a.relative_to(root / "A").with_suffix(""))
-            if b is None:
-                raise ConfigError(f"{a}: has no twin in {root / 'B'} (twin files share their name)")
-            pairs.append((a, b))
-        return pairs
+    twins = {p.name.upper(): p for p in root.iterdir() if p.is_dir() and p.name.upper() in ("A", "B")} \
+        if root.is_dir() else {}
+    if len(twins) == 1:
+        (only,) = twins.values()
+        raise ConfigError(f"{root}: has {only.name}/ but no {'B' if only.name.upper() == 'A' else 'A'}/ beside it; "
+                          "twin folders need both (or put side-by-side A|B images in a folder of their own)")
+    if twins:
+        a_by_stem, b_by_stem = _by_stem(twins["A"]), _by_stem(twins["B"])
+        for stem in a_by_stem.keys() ^ b_by_stem.keys():
+            lone, other = (a_by_stem[stem], twins["B"]) if stem in a_by_stem else (b_by_stem[stem], twins["A"])
+            raise ConfigError(f"{lone}: has no twin in {other} (twin files share their name)")
+        return [(a_by_stem[stem], b_by_stem[stem]) for stem in sorted(a_by_stem)]
     return [(p, None) for p in list_images(root)]
+
+
+def _by_stem(folder: Path) -> dict[Path, Path]:
+    """{relative path without suffix: file} of the images in `folder`; two files of one name are an error."""
+    files: dict[Path, Path] = {}
+    for path in list_images(folder):
+        stem = path.relative_to(folder).with_suffix("")
+        if stem in files:
+            raise ConfigError(f"{path}: {files[stem].name} has the same name; a twin folder needs one file per name")
+        files[stem] = path
+    return files
 
 
 class AlignedPairs(Dataset):
@@ -268,12 +304,16 @@ class AlignedPairs(Dataset):
             raise ConfigError(f"load_size {load_size} must be at least the crop {crop}")
         self.pairs = find_pairs(root)
         self.crop, self.load_size, self.flip, self.swap = crop, load_size, flip, direction == "BtoA"
-        if len(self.pairs) <= self.CACHE_LIMIT:
-            self.images = [self._load(i) for i in range(len(self.pairs))]
-        else:  # decoded on every access; check what the headers can tell now, not hours into training
-            self.images = None
+        self.bad_files = BadFiles(Path(root), len(self.pairs))
+        self.cache: dict[int, tuple] = {}
+        if len(self.pairs) <= self.CACHE_LIMIT:  # small sets: decode now, so bad files surface before training
             for i in range(len(self.pairs)):
-                self._check_sizes(i, *(read_size(p) for p in self.pairs[i] if p is not None))
+                self.pair(i)
+        else:  # decoded on every access; check what the headers can tell now, not hours into training
+            for i, files in enumerate(self.pairs):
+                sizes = [self.bad_files.check(i, lambda _, p=p: read_size(p)) for p in files if p is not None]
+                if None not in sizes:
+                    self._check_sizes(i, *sizes)
         self.length = max(len(self.pairs), min_items)
 
     def _check_sizes(self, index: int, a_size: tuple[int, int], b_size: tuple[int, int] | None = None) -> None:
@@ -284,9 +324,17 @@ class AlignedPairs(Dataset):
             raise ConfigError(f"{a_path}: {a_size[0]}x{a_size[1]} but its twin {b_path.name} is "
                               f"{b_size[0]}x{b_size[1]}; the halves of a pair must match")
 
-    def pair(self, index: int):
-        """The (A, B) Pillow images of pair `index`."""
-        return self.images[index] if self.images is not None else self._load(index)
+    def pair(self, index: int, rng: np.random.Generator | None = None):
+        """The (A, B) Pillow images of pair `index`, or of another pair when a file of that one is bad."""
+        return self.bad_files.fetch(index, self._cached, rng)
+
+    def _cached(self, index: int):
+        if index not in self.cache:
+            pair = self._load(index)
+            if len(self.pairs) > self.CACHE_LIMIT:
+                return pair
+            self.cache[index] = pair
+        return self.cache[index]
 
     def _load(self, index: int):
         a_path, b_path = self.pairs[index]
@@ -308,7 +356,7 @@ class AlignedPairs(Dataset):
         from translate.data.augment import random_view
 
         index, seed = key
-        a, b = self.pair(index % len(self.pairs))
+        a, b = self.pair(index % len(self.pairs), np.random.default_rng([seed, 1]))
         views = {}
         for name, image in (("A", a), ("B", b)):
             rng = np.random.default_rng(seed)  # the same draws for both halves: aligned crops and flips
