@@ -162,6 +162,17 @@ def test_connection_refused(tmp_path):
     _one_line(err, "cannot reach", "network")
 
 
+def test_a_server_that_never_answers(tmp_path, monkeypatch):
+    monkeypatch.setattr("translate.download._TIMEOUT_S", 0.5)
+    with socket.socket() as sock:  # accepts connections (the kernel's backlog) and never replies
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        entries = {"toy": DatasetEntry(f"http://127.0.0.1:{sock.getsockname()[1]}/toy.zip", 1, None, "-", "zip", "-")}
+        with pytest.raises(DownloadError) as err:
+            download("toy", tmp_path, entries=entries)
+    _one_line(err, "no answer from", "toy.zip")
+
+
 @pytest.mark.parametrize("kind", ["zip", "tar.gz"])
 @pytest.mark.parametrize("member", ["../evil.txt", "/tmp/evil.txt"])
 def test_unsafe_member_is_refused(served, tmp_path, kind, member):

@@ -89,7 +89,11 @@ def test_int8_export_is_quantised_close_to_torch_and_runs(tmp_path, capsys, samp
 def test_int8_export_errors(tmp_path, capsys, samples):
     translator, generator = tiny_translator(tmp_path / "t.safetensors"), tiny_generator(tmp_path / "g.safetensors")
     (tmp_path / "empty").mkdir()
+    (tmp_path / "tiny").mkdir()
+    Image.new("RGB", (1, 1)).save(tmp_path / "tiny" / "dot.png")
+    Image.new("RGB", (31, 300)).save(tmp_path / "tiny" / "strip.png")
     cases = [
+        ([str(translator), "--int8", str(tmp_path / "tiny")], "no image of at least 32x32 pixels to calibrate with"),
         ([str(translator), "--int8", str(samples / "sr/Set5"), "--fp16"], "pick one"),
         ([str(generator), "--int8", str(samples / "sr/Set5")], "image-to-image models"),
         ([str(translator), "--int8", str(tmp_path / "missing")], "no such folder"),

@@ -189,6 +189,9 @@ def _fetch(name: str, entry: DatasetEntry, part: Path) -> None:
     except urllib.error.URLError as err:
         raise DownloadError(f"{name}: cannot reach {entry.url} ({err.reason}); check the network connection "
                             "or proxy settings and try again") from None
+    except (OSError, http.client.HTTPException) as err:  # e.g. a server that connects, then never answers
+        raise DownloadError(f"{name}: no answer from {entry.url} ({err or type(err).__name__}); try again "
+                            "later") from None
     with response:
         if have and response.status != 206:
             have = 0  # the server ignored Range and sends the whole file: start over

@@ -65,11 +65,12 @@ def evaluate_sr_folder(folder: str, scale: int, upscale=None) -> dict[str, float
     sums: dict[str, float] = {}
     files = list_images(folder)
     for path in files:
-        hr = mod_crop(read_image(path).pixels, scale)
+        pixels = read_image(path).pixels
+        hr = mod_crop(pixels, scale)
         h, w = hr.shape[:2]
         if min(h, w) < 11 + 2 * scale:  # SSIM's 11x11 window must fit inside the border crop
-            raise ImageError(f"{path}: {w}x{h} is too small to measure at x{scale} (needs at least "
-                             f"{11 + 2 * scale} pixels a side)")
+            raise ImageError(f"{path}: {pixels.shape[1]}x{pixels.shape[0]} is too small to measure at x{scale} "
+                             f"(needs at least {11 + 2 * scale} pixels a side)")
         lr = bicubic_resize(hr, (w // scale, h // scale))
         outputs = {"bicubic": bicubic_resize(lr, (w, h))}
         if upscale is not None:

@@ -33,6 +33,9 @@ dB), and quantising nothing but its first convolution already gives 30.4 dB; oth
 (percentile) or quantising the convolutions only do not help (25.1-25.5 dB)."""
 CALIBRATION_CROP = 256
 MAX_CALIBRATION_IMAGES = 16
+MIN_CALIBRATION_SIDE = 32
+"""Smaller images are skipped: a few pixels give activation ranges that pass the check on themselves
+(a 1x1 image did, at 60 dB) and then clip real images (17 dB)."""
 
 
 def calibration_inputs(folder: str | Path, spec: ModelSpec) -> list[np.ndarray]:
@@ -43,16 +46,18 @@ def calibration_inputs(folder: str | Path, spec: ModelSpec) -> list[np.ndarray]:
     if spec.task == "generation":
         raise ConfigError("--int8 is for image-to-image models; a generation model takes noise, not images")
     m = max(spec.size_multiple, 1)
+    smallest = max(spec.min_side, MIN_CALIBRATION_SIDE)
     inputs = []
     for path in list_images(folder)[:MAX_CALIBRATION_IMAGES]:
         pixels = read_image(path, mode="L" if spec.in_channels == 1 else "RGB").pixels
         h, w = (min(CALIBRATION_CROP, side) // m * m for side in pixels.shape[:2])
-        if h < spec.min_side or w < spec.min_side:
-            continue  # too small to say anything about activation ranges
+        if h < smallest or w < smallest:
+            print(f"note: {path} is too small to calibrate with (under {smallest}x{smallest} pixels); skipped")
+            continue
         top, left = (pixels.shape[0] - h) // 2, (pixels.shape[1] - w) // 2
         inputs.append(to_tensor(pixels[top:top + h, left:left + w], spec.value_range)[None].numpy())
     if not inputs:
-        raise ConfigError(f"{folder}: no image of at least {spec.min_side}x{spec.min_side} pixels to calibrate with")
+        raise ConfigError(f"{folder}: no image of at least {smallest}x{smallest} pixels to calibrate with")
     return inputs
 
 
