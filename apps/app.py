@@ -1,5 +1,6 @@
 """Launcher for a hosted space (e.g. Hugging Face Spaces): serves the models in $MODELS_DIR (default: the bundled
-ones) on $HOST:$PORT, with no command-line parsing."""
+ones) on $HOST:$PORT, with no command-line parsing. HOST defaults to 0.0.0.0, which a space's container needs
+to be reachable; on a machine of your own use `translate-app` (loopback by default) or set HOST=127.0.0.1."""
 
 import os
 
