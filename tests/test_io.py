@@ -88,6 +88,13 @@ def test_16bit_grayscale_keeps_precision(tmp_path):
     np.testing.assert_allclose(decoded.pixels[0, :, 0], values[0] / 65535.0, atol=1e-7)
 
 
+def test_16bit_gray_with_a_transparent_value(tmp_path):
+    values = np.array([[0, 1000, 65535]], np.uint16)
+    decoded = read_image(_save(tmp_path / "t.png", Image.fromarray(values), transparency=1000), keep_alpha=True)
+    assert decoded.bit_depth == 16 and decoded.alpha.tolist() == [[1.0, 0.0, 1.0]]
+    assert read_image(tmp_path / "t.png").pixels[0, 1].tolist() == [1.0, 1.0, 1.0]  # composited on white
+
+
 def test_16bit_gray_with_alpha_keeps_precision_and_stays_gray(tmp_path):
     gray = np.array([[0, 257, 40000, 65535]], ">u2")  # 257: a step 8 bits cannot hold
     samples = np.stack([gray, np.full_like(gray, 30000)], axis=-1).astype(">u2")  # colour type 4: gray, alpha

@@ -164,7 +164,9 @@ def _pil_to_arrays(im: Image.Image, path: Path) -> tuple[np.ndarray, np.ndarray 
             raise ImageError(f"{path}: 32-bit integer samples (beyond 0-65535) are not supported; save it as 8 "
                              "or 16-bit PNG")
         gray = (values / 65535.0).astype(np.float32)
-        return np.repeat(gray[..., None], 3, axis=2), None, True, 16
+        key = im.info.get("transparency")  # a PNG tRNS chunk: one gray value that stands for "transparent"
+        alpha = (values != key).astype(np.float32) if isinstance(key, int) else None
+        return np.repeat(gray[..., None], 3, axis=2), alpha, True, 16
     if im.mode == "F":
         raise ImageError(f"{path}: 32-bit float images are not supported; save it as 8 or 16-bit PNG")
     has_alpha = im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
