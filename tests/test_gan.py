@@ -132,6 +132,7 @@ def test_image_folder_skips_a_bad_file_and_stops_at_two(tmp_path, capsys):
     (["--gp-weight", "-5"], "gp_weight must be at least 0, got -5.0"),
     (["--self-attention", "5"], "self_attention must be 0 or one of 8 for image_size 16, got 5"),
     (["--latent-dim", "0"], "latent_dim must be at least 1, got 0"),
+    (["--loss", "wgan_gp", "--d-norm", "batch"], "batch norm makes depend on the whole batch"),
 ])
 def test_bad_input_is_one_line(tmp_path, capsys, args, message):
     (tmp_path / "empty").mkdir()
@@ -153,3 +154,36 @@ def test_resume_with_another_network_is_one_line(tmp_path, capsys):
     assert main_gan(["--resume", str(run), "--steps", "2", "--width", "16"]) == 2
     err = capsys.readouterr().err.splitlines()[-1]
     assert "the checkpoint does not fit the current settings" in err, err
+
+
+def test_minibatch_stddev_has_finite_gradients_on_a_collapsed_half_precision_batch():
+    from translate.nets.layers import MinibatchStdDev
+
+    x = torch.ones(4, 3, 2, 2, dtype=torch.float16, requires_grad=True)  # four identical samples
+    out = MinibatchStdDev()(x)
+    assert out.dtype == torch.float16 and out.shape == (4, 4, 2, 2)
+    out.float().sum().backward()
+    assert torch.isfinite(x.grad).all()
+
+
+def test_fakes_take_the_batch_labels_and_g_sees_d_through_the_same_noise(tmp_path, monkeypatch):
+    seen = {"g_labels": [], "noisy": 0}
+    recipe_step = GanRecipe.step
+
+    def spy(self, batch, step):
+        G = self.train_nets["G"]
+        forward = G.forward
+        G.forward = lambda z, labels=None: (seen["g_labels"].append((labels, batch["label"])), forward(z, labels))[1]
+        try:
+            return recipe_step(self, batch, step)
+        finally:
+            del G.forward
+
+    noisy = GanRecipe._noisy
+    monkeypatch.setattr(GanRecipe, "step", spy)
+    monkeypatch.setattr(GanRecipe, "_noisy", lambda self, x, step: (seen.__setitem__("noisy", seen["noisy"] + 1),
+                                                                    noisy(self, x, step))[1])
+    config = GanConfig(width=8, latent_dim=8, d_steps=1, conditional=True, instance_noise=0.1)
+    train(GanRecipe, config, _loop(tmp_path, steps=2))
+    assert len(seen["g_labels"]) == 2 and all(torch.equal(g, real) for g, real in seen["g_labels"])
+    assert seen["noisy"] == 2 * 3  # real and fake for D, fake again for G, at each step

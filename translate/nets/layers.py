@@ -58,10 +58,12 @@ class MinibatchStdDev(nn.Module):
         g = min(self.group_size, n)
         while n % g:
             g -= 1
-        y = x.view(g, n // g, c, h, w)
+        # in fp32 under autocast too: 1e-8 is 0 in fp16, and sqrt's gradient at 0 (a collapsed batch, what
+        # this layer is for) is infinite
+        y = x.float().view(g, n // g, c, h, w)
         std = (y.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (n // g,)
         feature = std.view(1, n // g, 1, 1, 1).expand(g, n // g, 1, h, w).reshape(n, 1, h, w)
-        return torch.cat([x, feature], dim=1)
+        return torch.cat([x, feature.to(x.dtype)], dim=1)
 
 
 class SelfAttention(nn.Module):

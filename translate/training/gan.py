@@ -72,6 +72,9 @@ class GanConfig:
             check_choice("optimizer", self.optimizer, OPTIMIZERS)
         if self.d_norm is not None:
             check_choice("d_norm", self.d_norm, NORMS)
+        if self.loss == "wgan_gp" and self.d_norm == "batch":
+            raise ConfigError("wgan_gp penalises each sample's gradient, which batch norm makes depend on the "
+                              "whole batch (Gulrajani et al. 2017); use --d-norm layer, instance or none")
         if self.conditional and self.acgan:
             raise ConfigError("choose --conditional or --acgan, not both")
         if self.channels not in (1, 3):
@@ -166,7 +169,9 @@ class GanRecipe(Recipe):
         real, labels = batch["image"], batch["label"]
         n = real.shape[0]
         z = torch.randn(n, c.latent_dim, device=ctx.device)
-        fake_labels = torch.randint(0, self.n_classes, (n,), device=ctx.device) if self.n_classes else None
+        # fakes of the batch's own classes: D cannot tell them apart by class frequency, and the gradient
+        # penalty blends a real image with a fake of the same class
+        fake_labels = labels if self.n_classes else None
         d_real_labels = labels if c.conditional else None
         d_fake_labels = fake_labels if c.conditional else None
 
@@ -194,7 +199,7 @@ class GanRecipe(Recipe):
         if (step + 1) % self.hp["d_steps"] == 0:
             with ctx.frozen(D):
                 with ctx.autocast():
-                    logits, aux_logits = _split(D(fake, d_fake_labels))
+                    logits, aux_logits = _split(D(self._noisy(fake, step), d_fake_labels))
                     loss_g = self.loss.g(logits.float())
                     if c.acgan:
                         loss_g = loss_g + F.cross_entropy(aux_logits.float(), fake_labels)
