@@ -26,11 +26,12 @@ from translate.metrics import psnr
 
 MIN_PSNR_DB = 30.0
 """Lowest accepted PSNR (dB, pixels in [0, 1]) of the int8 output against PyTorch on the calibration images:
-at 30 dB the difference is hard to see. The bundled sr_x4 gives 41.7 dB; the bundled vangogh only 25.2, so
-its int8 export is refused. That is the model, not the quantiser: vangogh draws its fine brush texture from
-pixel-level detail, so noise of one 8-bit step on the input alone moves its output to 30.6 dB (sr_x4: 49.4
-dB), and quantising nothing but its first convolution already gives 30.4 dB; other calibration methods
-(percentile) or quantising the convolutions only do not help (25.1-25.5 dB)."""
+at 30 dB the difference is hard to see. The bundled sr_x4 gives 37.5 dB (calibrated on Set5); the bundled
+vangogh only 20.8 dB, so its int8 export is refused. That is the model, not the quantiser: vangogh draws its
+fine brush texture from pixel-level detail. On its earlier 3600-step version, noise of one 8-bit step on the
+input alone moved the output to 30.6 dB (sr_x4: 49.4 dB), quantising nothing but the first convolution
+already gave 30.4 dB, and other calibration methods (percentile, entropy) or quantising the convolutions
+only did not help (25.1-25.5 dB against 25.2)."""
 CALIBRATION_CROP = 256
 MAX_CALIBRATION_IMAGES = 16
 MIN_CALIBRATION_SIDE = 32
