@@ -12,6 +12,8 @@ transparency is kept (scaled up for super-resolution models).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import sys
 
@@ -99,6 +101,14 @@ def read(path: str) -> tuple[np.ndarray, np.ndarray | None, bool]:
             image.load()
     except (OSError, SyntaxError, ValueError) as err:
         sys.exit(f"error: {path}: not a readable image ({str(err).splitlines()[0] if str(err) else 'corrupt'})")
+    icc = image.info.get("icc_profile")
+    if icc and image.mode in ("RGB", "RGBA"):  # e.g. a phone's Display P3: the models work in sRGB
+        from PIL import ImageCms
+
+        # a damaged profile leaves the pixels as they are, the best guess
+        with contextlib.suppress(ImageCms.PyCMSError, OSError, TypeError, ValueError):
+            image = ImageCms.profileToProfile(image, ImageCms.ImageCmsProfile(io.BytesIO(icc)),
+                                              ImageCms.createProfile("sRGB"), outputMode=image.mode)
     if image.mode in ("I;16", "I;16L", "I;16B", "I"):  # 16-bit gray: scale, do not clip, to 8 bits
         gray16 = np.asarray(image, np.float32) / 65535.0
         return np.repeat(np.clip(gray16, 0, 1)[..., None], 3, axis=2), None, True

@@ -30,3 +30,17 @@ def tiny_generator(path: Path, labels=None) -> Path:
     spec = ModelSpec(task="generation", arch="dcgan", arch_kwargs=kwargs, in_channels=8, out_channels=1,
                      latent_dim=8, image_size=16, labels=labels)
     return save_model(path, GENERATORS["dcgan"](**kwargs).eval(), spec)
+
+
+def swapped_primaries_profile() -> bytes:
+    """An ICC profile: sRGB with its red and green primaries exchanged, so a pure red pixel tagged with it is
+    green on screen (and in sRGB)."""
+    from PIL import ImageCms
+
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    count = int.from_bytes(srgb[128:132], "big")
+    table = {srgb[132 + 12 * i:136 + 12 * i]: 132 + 12 * i for i in range(count)}
+    swapped = bytearray(srgb)
+    r, g = table[b"rXYZ"], table[b"gXYZ"]
+    swapped[r + 4:r + 12], swapped[g + 4:g + 12] = srgb[g + 4:g + 12], srgb[r + 4:r + 12]
+    return bytes(swapped)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import swapped_primaries_profile
 from PIL import Image, ImageOps
 
 from translate.data.io import list_images, read_image, write_image
@@ -186,14 +187,8 @@ def test_embedded_colour_profile_is_converted_to_srgb(tmp_path):
     from PIL import ImageCms
 
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-    # the same profile with its red and green primaries exchanged: a pure red file pixel means sRGB green
-    count = int.from_bytes(srgb[128:132], "big")
-    table = {srgb[132 + 12 * i:136 + 12 * i]: 132 + 12 * i for i in range(count)}
-    swapped = bytearray(srgb)
-    r, g = table[b"rXYZ"], table[b"gXYZ"]
-    swapped[r + 4:r + 12], swapped[g + 4:g + 12] = srgb[g + 4:g + 12], srgb[r + 4:r + 12]
     red = Image.new("RGB", (2, 2), (255, 0, 0))
-    tagged = read_image(_save(tmp_path / "p.png", red, icc_profile=bytes(swapped))).pixels[0, 0]
+    tagged = read_image(_save(tmp_path / "p.png", red, icc_profile=swapped_primaries_profile())).pixels[0, 0]
     assert tagged[1] > 0.9 and tagged[0] < 0.1  # green on screen, so green in sRGB
     same = read_image(_save(tmp_path / "s.png", red, icc_profile=srgb)).pixels[0, 0]
     np.testing.assert_allclose(same, [1, 0, 0], atol=0.02)

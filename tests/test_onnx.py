@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import tiny_generator, tiny_sr, tiny_translator
+from helpers import swapped_primaries_profile, tiny_generator, tiny_sr, tiny_translator
 from PIL import Image
 
 from translate.checkpoint import ModelSpec, load_model
@@ -136,6 +136,23 @@ def test_torch_free_consumer_matches_translate(tmp_path, samples):
     b = np.asarray(Image.open(theirs), dtype=int)
     assert a.shape == b.shape == (179 * 2, 179 * 2, 3)
     assert np.abs(a - b).max() <= 1 and (a != b).mean() < 0.001
+
+
+
+def test_torch_free_consumer_reads_colour_profiles_as_translate_does(tmp_path, samples):
+    import importlib.util
+
+    from translate.data.io import read_image
+
+    loader = importlib.util.spec_from_file_location("onnx_translate", REPO / "export" / "onnx_translate.py")
+    consumer = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(consumer)
+    tagged = tmp_path / "tagged.png"  # a colour profile other than sRGB: both convert the pixels to sRGB
+    Image.open(samples / "realworld_lq" / "0014.jpg").save(tagged, icc_profile=swapped_primaries_profile())
+    theirs, _, _ = consumer.read(str(tagged))
+    ours = read_image(tagged).pixels
+    plain = read_image(samples / "realworld_lq" / "0014.jpg").pixels
+    assert np.abs(theirs - ours).max() <= 1 / 255 + 1e-6 and np.abs(theirs - plain).mean() > 0.05
 
 
 def test_torch_free_consumer_reads_16bit_gray_and_refuses_bad_input(tmp_path):
