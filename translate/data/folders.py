@@ -65,11 +65,12 @@ class BadFiles:
     """The policy for files that fail to decode, shared by every dataset of image files: each is skipped
     with a warning naming it and another file is used instead; once more than `max_bad` of the `count`
     files (and more than one) are bad, training stops with an error instead of quietly learning from
-    what is left."""
+    what is left. With `keep`, what loaded is kept in memory (small sets, decoded once)."""
 
-    def __init__(self, root: Path, count: int, max_bad: float = 0.1) -> None:
-        self.root, self.count, self.max_bad = root, count, max_bad
+    def __init__(self, root: Path, count: int, max_bad: float = 0.1, keep: bool = False) -> None:
+        self.root, self.count, self.max_bad, self.keep = root, count, max_bad, keep
         self.bad: set[int] = set()
+        self.kept: dict[int, object] = {}
 
     def check(self, index: int, load: Callable[[int], T]) -> T | None:
         """load(index), or None when that raises ImageError: the file is then counted bad, with a warning."""
@@ -87,9 +88,13 @@ class BadFiles:
         """load(index), or load() of another file when that one is bad: a random one given `rng`, else the
         next one."""
         while True:
+            if index in self.kept:
+                return self.kept[index]
             if index not in self.bad:
                 value = self.check(index, load)
                 if value is not None:
+                    if self.keep:
+                        self.kept[index] = value
                     return value
             good = [i for i in range(self.count) if i not in self.bad]
             if not good:
@@ -207,9 +212,8 @@ class Domain:
         self.root = Path(root)
         self.name = self.root.name
         self.files = list_images(self.root)
-        self.bad_files = BadFiles(self.root, len(self.files), max_bad)
-        self.cache: dict[int, object] = {}
-        if len(self.files) <= self.CACHE_LIMIT:  # small sets: decode now, so bad files surface before training
+        self.bad_files = BadFiles(self.root, len(self.files), max_bad, keep=len(self.files) <= self.CACHE_LIMIT)
+        if self.bad_files.keep:  # small sets: decode now, so bad files surface before training
             for i in range(len(self.files)):
                 self.image(i)
 
@@ -218,15 +222,7 @@ class Domain:
 
     def image(self, index: int, rng: np.random.Generator | None = None):
         """The Pillow RGB image of file `index`, or of another file when that one is bad."""
-        return self.bad_files.fetch(index, self._load, rng)
-
-    def _load(self, index: int):
-        if index not in self.cache:
-            image = to_pil(read_image(self.files[index]).pixels)
-            if len(self.files) > self.CACHE_LIMIT:
-                return image
-            self.cache[index] = image
-        return self.cache[index]
+        return self.bad_files.fetch(index, lambda i: to_pil(read_image(self.files[i]).pixels), rng)
 
 
 class UnalignedPairs(Dataset):
@@ -304,9 +300,8 @@ class AlignedPairs(Dataset):
             raise ConfigError(f"load_size {load_size} must be at least the crop {crop}")
         self.pairs = find_pairs(root)
         self.crop, self.load_size, self.flip, self.swap = crop, load_size, flip, direction == "BtoA"
-        self.bad_files = BadFiles(Path(root), len(self.pairs))
-        self.cache: dict[int, tuple] = {}
-        if len(self.pairs) <= self.CACHE_LIMIT:  # small sets: decode now, so bad files surface before training
+        self.bad_files = BadFiles(Path(root), len(self.pairs), keep=len(self.pairs) <= self.CACHE_LIMIT)
+        if self.bad_files.keep:  # small sets: decode now, so bad files surface before training
             for i in range(len(self.pairs)):
                 self.pair(i)
         else:  # decoded on every access; check what the headers can tell now, not hours into training
@@ -326,15 +321,7 @@ class AlignedPairs(Dataset):
 
     def pair(self, index: int, rng: np.random.Generator | None = None):
         """The (A, B) Pillow images of pair `index`, or of another pair when a file of that one is bad."""
-        return self.bad_files.fetch(index, self._cached, rng)
-
-    def _cached(self, index: int):
-        if index not in self.cache:
-            pair = self._load(index)
-            if len(self.pairs) > self.CACHE_LIMIT:
-                return pair
-            self.cache[index] = pair
-        return self.cache[index]
+        return self.bad_files.fetch(index, self._load, rng)
 
     def _load(self, index: int):
         a_path, b_path = self.pairs[index]
