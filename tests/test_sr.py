@@ -11,11 +11,12 @@ from PIL import Image
 from translate.checkpoint import ModelSpec, save_model
 from translate.cli.evaluate import main_sr
 from translate.data.folders import SRPatches
+from translate.errors import ConfigError
 from translate.inference import Translator
 from translate.metrics import psnr, rgb_to_y, ssim
 from translate.nets import GENERATORS, MLPGenerator
 from translate.nets.srresnet import SRDiscriminator, SRResNet
-from translate.training.config import LoopConfig
+from translate.training.config import LoopConfig, build_config
 from translate.training.loop import train
 from translate.training.srgan import SrganConfig, SrganRecipe
 
@@ -53,6 +54,29 @@ def test_sr_patches_are_seeded_and_sized(tmp_path, capsys):
     assert torch.equal(item["hr"], data[(1, 99)]["hr"]) and not torch.equal(item["hr"], data[(1, 98)]["hr"])
     assert item["lr"].min() >= 0 and item["lr"].max() <= 1
     assert torch.allclose(item["lr"] * 255, (item["lr"] * 255).round(), atol=1e-3)  # 8-bit levels
+
+
+def test_sr_patches_read_several_folders_and_jitter_the_scale(tmp_path):
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    first = _hr_folder(tmp_path / "a", [(64, 64)])
+    second = _hr_folder(tmp_path / "b", [(80, 60), (70, 70)])
+    plain = SRPatches([first, second], scale=4, crop=32, patches_per_image=2)
+    assert len(plain.files) == 3 and len(plain) == 6
+    jittered = SRPatches([first, second], scale=4, crop=32, patches_per_image=2, scale_jitter=0.5)
+    item = jittered[(0, 7)]
+    assert item["hr"].shape == (3, 32, 32) and item["lr"].shape == (3, 8, 8)
+    # a shrunk crop is a resized view of a wider region, so it differs from the plain crop of the same seed
+    assert not torch.equal(item["hr"], plain[(0, 7)]["hr"])
+    assert torch.equal(item["hr"], jittered[(0, 7)]["hr"])
+    with pytest.raises(ConfigError, match="scale_jitter"):
+        SRPatches(first, scale=4, crop=32, scale_jitter=0.0)
+    with pytest.raises(ConfigError, match="scale_jitter"):
+        SrganConfig(data=(str(first),), scale_jitter=1.5)
+
+
+def test_a_single_data_folder_in_a_recipe_is_a_one_item_list(tmp_path):
+    config = build_config(SrganConfig, {"data": "some/folder"}, "recipe.toml")
+    assert config.data == ("some/folder",)
 
 
 def test_bicubic_lr_is_the_clean_downscale_and_realistic_lr_is_degraded_but_seeded(tmp_path):

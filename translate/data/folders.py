@@ -4,7 +4,7 @@ randomness in an item comes from its own seed and a resumed run sees exactly the
 from __future__ import annotations
 
 import gzip
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -155,17 +155,25 @@ class SRPatches(Dataset):
     crop/scale), "hr": (3, crop, crop)}, both in [0, 1]; the LR is rounded to 8 bits like benchmark LR
     files. Each item draws its crop, flips and 90-degree turn from its own seed. One epoch is
     `patches_per_image` items per image. Images smaller than the crop are upscaled to fit (with a note).
+
+    `root` is one folder or several (the "291" set is T91 + BSD200). `scale_jitter` s < 1 first shrinks
+    the HR image by a random factor in [s, 1] (as VDSR augments the 291 set with scales 0.6 to 1): a crop
+    of crop / factor pixels is resized to the crop, so the net sees structures at several sizes.
     """
 
-    def __init__(self, root: str | Path, scale: int, crop: int, patches_per_image: int = 100,
-                 degradation: str = "bicubic") -> None:
+    def __init__(self, root: str | Path | Sequence[str | Path], scale: int, crop: int, patches_per_image: int = 100,
+                 degradation: str = "bicubic", scale_jitter: float = 1.0) -> None:
         from translate.data.degrade import Degrader
         from translate.data.resize import bicubic_resize
 
         if crop % scale:
             raise ConfigError(f"crop {crop} must be a multiple of scale {scale}")
-        self.files = list_images(root)
+        if not 0.0 < scale_jitter <= 1.0:
+            raise ConfigError(f"scale_jitter must be in (0, 1], got {scale_jitter}")
+        roots = [root] if isinstance(root, str | Path) else list(root)
+        self.files = [path for folder in roots for path in list_images(folder)]
         self.scale, self.crop, self.patches_per_image = scale, crop, patches_per_image
+        self.scale_jitter = scale_jitter
         self.degrade = Degrader(scale, degradation)
         self.images: list[np.ndarray] = []
         for path in self.files:
@@ -186,8 +194,15 @@ class SRPatches(Dataset):
         rng = np.random.default_rng(seed)
         image = self.images[index % len(self.images)]
         h, w = image.shape[:2]
-        top, left = rng.integers(0, h - self.crop + 1), rng.integers(0, w - self.crop + 1)
-        hr = image[top:top + self.crop, left:left + self.crop]
+        size = self.crop
+        if self.scale_jitter < 1.0:
+            size = min(h, w, round(self.crop / rng.uniform(self.scale_jitter, 1.0)))
+        top, left = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
+        hr = image[top:top + size, left:left + size]
+        if size != self.crop:
+            from PIL import Image
+
+            hr = np.asarray(Image.fromarray(hr).resize((self.crop, self.crop), Image.Resampling.BICUBIC))
         if rng.random() < 0.5:
             hr = hr[:, ::-1]
         hr = np.rot90(hr, k=int(rng.integers(0, 4)))

@@ -125,6 +125,8 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
             return None
         return _coerce(value, next(a for a in args if a is not type(None)), where)
     if typing.get_origin(hint) is tuple:
+        if isinstance(value, str) and args[0] is str:
+            value = [value]  # one folder where a list of folders is allowed (older recipes and saved runs)
         if not isinstance(value, list | tuple):
             raise ConfigError(f"{where} must be a list, got {value!r}")
         return tuple(_coerce(v, args[0], where) for v in value)

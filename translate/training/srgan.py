@@ -25,10 +25,13 @@ PIXEL_LOSSES = {"l1": F.l1_loss, "mse": F.mse_loss}
 
 @dataclass(frozen=True)
 class SrganConfig:
-    data: str | None = option(None, "folder of HR training images (searched recursively); never Set5/Set14")
+    data: tuple[str, ...] = option((), "folders of HR training images (searched recursively), e.g. the 291 set: "
+                                       "sr/T91 sr/BSD200; never the test sets")
     scale: int = option(4, "upscaling factor: 2, 3, 4 or 8", choices=SCALES)
     crop: int = option(96, "HR patch size (LR patches are crop / scale)")
     patches_per_image: int = option(100, "random patches per image in one epoch")
+    scale_jitter: float = option(1.0, "shrink each HR image by a random factor in [this, 1] before cropping "
+                                      "(1: no jitter; VDSR's 291 augmentation goes down to 0.6)")
     degradation: str = option("bicubic", "how LR patches are made: bicubic (clean, as the benchmarks) or realistic "
                               "(blur, bicubic, noise, JPEG: for real-world photos)", choices=DEGRADATIONS)
     n_blocks: int = option(16, "residual blocks in the generator")
@@ -60,6 +63,8 @@ class SrganConfig:
         if self.crop % self.scale:
             raise ConfigError(f"crop {self.crop} must be a multiple of scale {self.scale}")
         check_range("crop", self.crop, 4 * self.scale)
+        if not 0.0 < self.scale_jitter <= 1.0:
+            raise ConfigError(f"scale_jitter must be in (0, 1], got {self.scale_jitter}")
         for name in ("patches_per_image", "channels", "d_channels"):
             check_range(name, getattr(self, name), 1)
         for name in ("n_blocks", "adv_weight", "pixel_weight"):
@@ -77,7 +82,8 @@ class SrganRecipe(Recipe):
         super().__init__(config, ctx)
         if not config.data:
             raise ConfigError("--data is required: a folder of HR training images (e.g. ../shared/data/sr/BSD68)")
-        self.data = SRPatches(config.data, config.scale, config.crop, config.patches_per_image, config.degradation)
+        self.data = SRPatches(config.data, config.scale, config.crop, config.patches_per_image, config.degradation,
+                              config.scale_jitter)
         self.g_kwargs = {"scale": config.scale, "n_blocks": config.n_blocks, "channels": config.channels,
                          "batch_norm": config.batch_norm, "bicubic_skip": config.bicubic_skip}
         generator = None
