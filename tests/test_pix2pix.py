@@ -176,3 +176,51 @@ def test_translator_runs_the_unet_at_its_own_size():
     with torch.no_grad():
         direct = to_pixels(net(to_tensor(pixels, (-1.0, 1.0))[None])[0], (-1.0, 1.0))
     assert np.allclose(Translator(net, spec, torch.device("cpu"), tile=0)(pixels), direct, atol=1e-5)
+
+
+def test_l1_only_baseline_trains_g_alone_and_evaluate_paired_scores_it(tmp_path, samples, capsys):
+    from translate.cli.evaluate import main_paired
+
+    config = Pix2pixConfig(data=str(samples / "edges2shoes"), crop=64, load_size=64, unet_downs=6, ngf=8, ndf=8,
+                           min_items=6, names=("edges", "shoes"), lr=1e-3, lambda_gan=0.0)
+    loop = LoopConfig(out=str(tmp_path / "run"), steps=30, batch_size=3, workers=0, progress=False,
+                      tensorboard=False, log_every=10, sample_every=100, device="cpu")
+    recipe = train(Pix2pixRecipe, config, loop)
+    log = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert all(r["d"] == 0 and r["g_adv"] == 0 for r in log) and log[-1]["l1"] < log[0]["l1"]
+    assert not recipe.optimizers["D"].state and recipe.optimizers["G"].state  # D never stepped
+    model = tmp_path / "run" / "models" / "G.safetensors"
+    pairs = tmp_path / "pairs"
+    pairs.mkdir()
+    for i, name in enumerate(sorted((samples / "edges2shoes" / "A").iterdir())[:2]):
+        a = Image.open(name).convert("RGB").resize((64, 64))
+        b = Image.open(samples / "edges2shoes" / "B" / name.name).convert("RGB").resize((64, 64))
+        side = Image.new("RGB", (128, 64))
+        side.paste(a, (0, 0)), side.paste(b, (64, 0))
+        side.save(pairs / f"{i}.png")
+    assert main_paired(["--model", str(model), "--pairs", str(pairs), "--grid", str(tmp_path / "g.png")]) == 0
+    trained = capsys.readouterr().out
+    assert main_paired(["--model", str(model), "--pairs", str(pairs), "--untrained"]) == 0
+    untrained = capsys.readouterr().out
+
+    def l1(text):
+        return float(text.split("L1 ")[1].split()[0])
+
+    assert "on 2 pairs" in trained and l1(trained) < l1(untrained)
+    assert Image.open(tmp_path / "g.png").size == (192, 128)
+    assert main_paired(["--model", str(model), "--pairs", str(tmp_path / "nope")]) == 2
+    assert "nope" in capsys.readouterr().err
+
+
+def test_paired_scores_by_hand():
+    from translate.paired_eval import gradient_magnitude, score_pairs
+
+    flat = np.full((16, 16, 3), 0.5, np.float32)
+    ramp = np.tile(np.linspace(0, 1, 16, dtype=np.float32)[None, :, None], (16, 1, 3))
+    # the luminance of a gray ramp rises by 1/15 per pixel; np.gradient's one-sided ends give the same
+    assert gradient_magnitude(ramp) == pytest.approx(1 / 15, rel=1e-3)
+    result = score_pairs(lambda x: x, [(flat, ramp)])
+    assert result.pairs == 1 and result.sharpness == 0.0 and result.real_sharpness == pytest.approx(1 / 15, rel=1e-2)
+    assert result.l1 == pytest.approx(np.mean(np.abs(np.round(ramp * 255) - 128)) / 255)
+    perfect = score_pairs(lambda x: ramp, [(flat, ramp)])
+    assert perfect.l1 == 0 and perfect.psnr == float("inf") and perfect.ssim == pytest.approx(1.0)

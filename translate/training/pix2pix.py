@@ -44,6 +44,7 @@ class Pix2pixConfig:
                             "inference is repeatable)")
     gan_loss: str = option("non_saturating", "adversarial objective", choices=tuple(ADVERSARIAL_LOSSES))
     lambda_l1: float = option(100.0, "weight of the L1 loss to the target")
+    lambda_gan: float = option(1.0, "weight of the adversarial loss (0: the L1-only baseline; D is not trained)")
     lr: float = option(2e-4, "Adam learning rate")
     beta1: float = option(0.5, "Adam beta1")
     beta2: float = option(0.999, "Adam beta2")
@@ -60,7 +61,7 @@ class Pix2pixConfig:
         check_range("load_size", self.load_size, self.crop, MAX_LOAD_SIDE)
         for name in ("ngf", "ndf"):
             check_range(name, getattr(self, name), 1)
-        for name in ("min_items", "lambda_l1"):
+        for name in ("min_items", "lambda_l1", "lambda_gan"):
             check_range(name, getattr(self, name), 0)
         check_range("dropout", self.dropout, 0.0, 0.99)
         check_adam(self.lr, self.beta1, self.beta2)
@@ -101,6 +102,12 @@ class Pix2pixRecipe(Recipe):
     def step(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
         ctx, G, D = self.ctx, self.train_nets["G"], self.train_nets["D"]
         a, b = batch["A"], batch["B"]
+        if self.config.lambda_gan == 0:
+            with ctx.autocast():
+                l1 = F.l1_loss(G(a).float(), b)
+            ctx.backward_step(self.config.lambda_l1 * l1, "G")
+            zero = torch.zeros((), device=l1.device)
+            return {"d": zero, "g_adv": zero, "l1": l1.detach()}
         with ctx.autocast():
             fake = G(a)
             loss_d = 0.5 * self.loss.d(D(torch.cat([a, b], 1)).float(), D(torch.cat([a, fake.detach()], 1)).float())
@@ -109,7 +116,7 @@ class Pix2pixRecipe(Recipe):
             with ctx.autocast():
                 adv = self.loss.g(D(torch.cat([a, fake], 1)).float())
                 l1 = F.l1_loss(fake.float(), b)
-                loss_g = adv + self.config.lambda_l1 * l1
+                loss_g = self.config.lambda_gan * adv + self.config.lambda_l1 * l1
             ctx.backward_step(loss_g, "G")
         return {"d": loss_d.detach(), "g_adv": adv.detach(), "l1": l1.detach()}
 
