@@ -81,3 +81,26 @@ def test_command_refuses_what_would_give_wrong_figures(tmp_path, capsys, model, 
     assert main_translation(["--model", str(models / f"{model}.safetensors"), *folders, *extra]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
+
+
+def test_hold_out_tests_on_the_last_images_of_domain_a_and_trains_on_the_rest(tmp_path, capsys):
+    models, folders = _folders_and_models(tmp_path)
+    for i in range(2, 5):
+        _smooth(20 + i).save(tmp_path / "a" / f"{i}.png")  # a/ holds 0..4; 3.png and 4.png are held out
+    args = folders[: folders.index("--test")] + ["--classifier-steps", "20"]
+    assert main_translation(["--model", str(models), *args, "--hold-out", "2"]) == 0
+    out = capsys.readouterr().out
+    assert f"2 test images from the last 2 of {tmp_path / 'a'}; classifier trained on 3 + 2 real images" in out
+    assert main_translation(["--model", str(models), *args]) == 2
+    assert "--hold-out N" in capsys.readouterr().err
+    assert main_translation(["--model", str(models), *args, "--hold-out", "5"]) == 2
+    assert "cannot hold out 5 of its 5 images" in capsys.readouterr().err
+
+
+def test_cyclegan_hold_out_keeps_the_last_images_out_of_training(tmp_path):
+    from translate.data.folders import Domain
+
+    for i in range(4):
+        _smooth(i).save(tmp_path / f"{i}.png")
+    domain = Domain(tmp_path, hold_out=1)
+    assert [p.name for p in domain.files] == ["0.png", "1.png", "2.png"] and domain.held_out[0].name == "3.png"

@@ -52,7 +52,11 @@ def crops(images: list[Image.Image], n: int, rng: np.random.Generator) -> torch.
 
 
 def load_folder(folder: str | Path) -> list[Image.Image]:
-    return [to_pil(read_image(p).pixels) for p in list_images(folder)]
+    return load_images(list_images(folder))
+
+
+def load_images(paths: list[Path]) -> list[Image.Image]:
+    return [to_pil(read_image(p).pixels) for p in paths]
 
 
 def train_classifier(domain_a: list[Image.Image], domain_b: list[Image.Image], steps: int = 400,

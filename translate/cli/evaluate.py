@@ -154,7 +154,10 @@ def main_translation(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reverse", help="the B -> A model for the cycle L1 (default: the G_B2A beside it)")
     parser.add_argument("--domainA", required=True, help="folder of real domain A images (e.g. the training photos)")
     parser.add_argument("--domainB", required=True, help="folder of real domain B images (e.g. the paintings)")
-    parser.add_argument("--test", required=True, help="folder of domain A images the model never saw")
+    parser.add_argument("--test", help="folder of domain A images the model never saw")
+    parser.add_argument("--hold-out", type=int, default=0, metavar="N",
+                        help="the last N images of --domainA (sorted by name) are the test images and the classifier "
+                        "trains on the others: the split of train-cyclegan --hold-out N")
     parser.add_argument("--max-images", type=int, default=20, help="test images to use (default 20)")
     parser.add_argument("--grid", help="also write an input | output picture grid (PNG) of the first test images")
     parser.add_argument("--classifier-steps", type=int, default=400, help="training steps of the domain classifier")
@@ -162,12 +165,16 @@ def main_translation(argv: Sequence[str] | None = None) -> int:
     args = parse(parser, argv)
 
     def body() -> int:
-        from translate.translation_eval import load_folder, score, train_classifier, write_pairs_grid
+        from translate.data.folders import split_off_last
+        from translate.data.io import list_images
+        from translate.translation_eval import load_folder, load_images, score, train_classifier, write_pairs_grid
         from translate.zoo import other_direction, resolve_model
 
         for flag, value in (("--max-images", args.max_images), ("--classifier-steps", args.classifier_steps)):
             if value < 1:
                 raise ConfigError(f"{flag} must be at least 1, got {value}")
+        if not args.test and not args.hold_out:
+            raise ConfigError("give the test images: --test FOLDER, or --hold-out N (the last N of --domainA)")
         forward_path = resolve_model(args.model, "AtoB")
         forward = Translator.from_file(forward_path, device=args.device, task="translation")
         reverse_path = Path(args.reverse) if args.reverse else other_direction(forward_path)
@@ -184,11 +191,13 @@ def main_translation(argv: Sequence[str] | None = None) -> int:
                               f"{args.domainA}; swap --domainA and --domainB, or evaluate the other direction")
         if backward is None:
             print("no reverse model beside it (pass --reverse): the cycle L1 is not measured")
-        domain_a, domain_b = load_folder(args.domainA), load_folder(args.domainB)
-        test = load_folder(args.test)[: args.max_images]
+        kept, held_out = split_off_last(list_images(args.domainA), args.hold_out, Path(args.domainA))
+        domain_a, domain_b = load_images(kept), load_folder(args.domainB)
+        test = load_folder(args.test)[: args.max_images] if args.test else load_images(held_out[: args.max_images])
+        where = args.test or f"the last {args.hold_out} of {args.domainA}"
         classifier = train_classifier(domain_a, domain_b, steps=args.classifier_steps)
         result = score(classifier, forward, backward, test)
-        print(f"{result.images} test images from {args.test}; classifier trained on {len(domain_a)} + "
+        print(f"{result.images} test images from {where}; classifier trained on {len(domain_a)} + "
               f"{len(domain_b)} real images")
         print(f"translated {names[0]} -> {names[1]} crops called {names[1]}: {result.translated_called_b:.3f}")
         print(f"untranslated crops called {names[1]} (floor):   {result.originals_called_b:.3f}")

@@ -217,16 +217,23 @@ def to_pil(pixels: np.ndarray):
     return Image.fromarray(np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8))
 
 
+def split_off_last(files: list[Path], count: int, root: Path) -> tuple[list[Path], list[Path]]:
+    """(kept, held out): the last `count` files by sorted name are held out as a test set."""
+    if count < 0 or count >= len(files):
+        raise ConfigError(f"{root}: cannot hold out {count} of its {len(files)} images (0 <= N < {len(files)})")
+    return (files[:-count], files[-count:]) if count else (files, [])
+
+
 class Domain:
     """The images of one translation domain, decoded lazily and kept in memory when the set is small; bad
     files are skipped as :class:`BadFiles` says."""
 
     CACHE_LIMIT = 256  # files; larger sets are decoded on every access
 
-    def __init__(self, root: str | Path, max_bad: float = 0.1) -> None:
+    def __init__(self, root: str | Path, max_bad: float = 0.1, hold_out: int = 0) -> None:
         self.root = Path(root)
         self.name = self.root.name
-        self.files = list_images(self.root)
+        self.files, self.held_out = split_off_last(list_images(self.root), hold_out, self.root)
         self.bad_files = BadFiles(self.root, len(self.files), max_bad, keep=len(self.files) <= self.CACHE_LIMIT)
         if self.bad_files.keep:  # small sets: decode now, so bad files surface before training
             for i in range(len(self.files)):

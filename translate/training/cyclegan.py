@@ -65,6 +65,8 @@ class CycleganConfig:
     scale_jitter: float = option(1.0, "scale the shorter side by up to this factor more (single-image domains)")
     flip: bool = option(True, "random horizontal flips")
     min_items: int = option(200, "at least this many items per epoch (tiny domains)")
+    hold_out: int = option(0, "keep the last N images of domain A (sorted by name) out of training as a test set; "
+                              "evaluate-translation --hold-out N tests on the same images")
     ngf: int = option(64, "generator base channels")
     n_blocks: int = option(9, "generator residual blocks (6 for 128 crops, 9 for 256 in the paper)")
     norm: str = option("instance", "normalisation: instance, batch, layer or none", choices=NORMS)
@@ -98,7 +100,7 @@ class CycleganConfig:
         check_range("load_size", self.load_size, self.crop, int(MAX_LOAD_SIDE / self.scale_jitter))
         for name in ("ngf", "ndf"):
             check_range(name, getattr(self, name), 1)
-        for name in ("n_blocks", "min_items", "pool_size", "lambda_cycle", "lambda_identity"):
+        for name in ("n_blocks", "min_items", "hold_out", "pool_size", "lambda_cycle", "lambda_identity"):
             check_range(name, getattr(self, name), 0)
         check_adam(self.lr, self.beta1, self.beta2)
         if self.names and len(self.names) != 2:
@@ -133,7 +135,7 @@ class CycleganRecipe(Recipe):
         folder_a, folder_b = config.domain_folders()
         for folder in (folder_a, folder_b):
             _check_folder(folder)
-        self.domain_a, self.domain_b = Domain(folder_a), Domain(folder_b)
+        self.domain_a, self.domain_b = Domain(folder_a, hold_out=config.hold_out), Domain(folder_b)
         if config.names:
             self.names = tuple(config.names)
         elif config.dataroot:  # trainA/trainB say nothing; the set's name ("horse2zebra") is better

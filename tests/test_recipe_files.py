@@ -1,0 +1,25 @@
+"""Every recipe file in train/ is a valid recipe: its tables and values pass the same checks as a run's."""
+
+from pathlib import Path
+
+import pytest
+
+from translate.cli.train import build_parser, resolve_configs
+from translate.training.cyclegan import CycleganRecipe
+from translate.training.gan import GanRecipe
+from translate.training.pix2pix import Pix2pixRecipe
+from translate.training.srgan import SrganRecipe
+
+RECIPE_FILES = sorted((Path(__file__).parent.parent / "train").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", RECIPE_FILES, ids=lambda p: p.name)
+def test_recipe_file_resolves(path):
+    import tomllib
+
+    table = tomllib.loads(path.read_text())
+    (recipe,) = [r for r in (CycleganRecipe, GanRecipe, Pix2pixRecipe, SrganRecipe) if r.name in table]
+    args = build_parser(recipe).parse_args(["--config", str(path)])
+    loop, config = resolve_configs(recipe, args)
+    assert loop.out and loop.steps > 0 and config is not None
+    assert "description" in table
