@@ -228,7 +228,9 @@ def translate_video(source: str | Path, target: str | Path, translator: Translat
 
     def write(tmp: Path) -> None:
         fmt = CONTAINERS.get(target.suffix.lower(), "matroska")
-        with open_clip(source) as container, av.open(str(tmp), "w", format=fmt) as out, \
+        # the index first, so browsers can start playing before the whole file has arrived
+        options = {"movflags": "+faststart"} if fmt in ("mp4", "mov") else {}
+        with open_clip(source) as container, av.open(str(tmp), "w", format=fmt, options=options) as out, \
                 (stats.frozen() if stats else nullcontext()):
             quality = DEFAULT_CRF if crf is None and codec in CRF_ENCODERS else crf
             encoder = _Encoder(out, container, source, codec, quality)
