@@ -4,10 +4,10 @@
 
 For each photo a real clip is made (tests/clips.py: a slow pan and zoom across it, H.264, with a tone) and
 translated by `translate_video` twice, with --norm-stats frame and clip. Flicker = the mean absolute
-frame-to-frame difference of the decoded output minus that of the decoded input (pixels in [0, 255]),
-so the motion both share cancels. The domain classifier of evaluate-translation (trained on the bundled
-photo and painting samples) then says which share of each output's crops look like the target domain,
-to show that sharing the statistics does not cost style.
+frame-to-frame difference of the decoded output minus that of the decoded input (pixels in [0, 255]), so
+the motion both share cancels; tone flicker = the same for each frame's mean colour. The domain
+classifier of evaluate-translation (trained on the bundled photo and painting samples) then says which
+share of each output's crops look like the target domain, to show that sharing the statistics does not cost style.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
@@ -42,12 +43,28 @@ def flicker(frames: list[np.ndarray]) -> float:
                           for a, b in zip(frames, frames[1:])]))
 
 
+def tone_flicker(frames: list[np.ndarray]) -> float:
+    """Mean absolute frame-to-frame change of each frame's mean colour: the global tone, which per-frame
+    normalisation statistics move, and which a pan across one photo barely changes."""
+    means = np.array([f.reshape(-1, 3).astype(np.float32).mean(0) for f in frames])
+    return float(np.abs(np.diff(means, axis=0)).mean())
+
+
 def share_called_b(classifier: torch.nn.Module, frames: list[np.ndarray], seed: int = 0) -> float:
     rng = np.random.default_rng(seed)
     with torch.no_grad():
         calls = [float((classifier(crops([to_pil(f.astype(np.float32) / 255)], 16, rng)).argmax(1) == 1).float()
                        .mean()) for f in frames]
     return float(np.mean(calls))
+
+
+def write_strip(path: Path, clips: dict[str, list[np.ndarray]]) -> None:
+    """Rows input / per-frame / clip statistics, four frames spread over the clip in each."""
+    picks = np.linspace(0, len(clips["input"]) - 1, 4).round().astype(int)
+    rows = [np.concatenate([np.pad(frames[i], ((2, 2), (2, 2), (0, 0)), constant_values=255) for i in picks], axis=1)
+            for frames in clips.values()]
+    Image.fromarray(np.concatenate(rows, axis=0)).save(path, quality=90)
+    print(f"wrote {path}")
 
 
 def main() -> None:
@@ -59,6 +76,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, nargs=2, default=(256, 176), metavar=("W", "H"))
     parser.add_argument("--classifier-steps", type=int, default=400)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--strip", type=Path, help="also write 4 frames of the first clip: input, per-frame, clip")
     args = parser.parse_args()
 
     translator = Translator.from_file(resolve_model(args.model), device=args.device)
@@ -74,23 +92,30 @@ def main() -> None:
             clip = write_clip(Path(tmp) / f"{photo.stem}.mp4", pan_zoom_frames(photo, args.frames, tuple(args.size)),
                               fps=args.fps)
             source = decode_frames(clip)
-            row = {"photo": photo.name, "input": flicker(source), "input_share": share_called_b(classifier, source)}
+            shown = {"input": source}
+            row = {"photo": photo.name, "input": flicker(source), "input_tone": tone_flicker(source),
+                   "input_share": share_called_b(classifier, source)}
             for mode in ("frame", "clip"):
                 out = Path(tmp) / f"{photo.stem}_{mode}.mp4"
                 t = time.perf_counter()
                 translate_video(clip, out, translator, norm_stats=mode)
                 seconds = time.perf_counter() - t
-                frames = decode_frames(out)
+                frames = shown[mode] = decode_frames(out)
                 row[mode] = flicker(frames) - row["input"]
+                row[f"{mode}_tone"] = tone_flicker(frames) - row["input_tone"]
                 row[f"{mode}_share"] = share_called_b(classifier, frames)
                 row[f"{mode}_fps"] = len(frames) / seconds
             rows.append(row)
+            if args.strip and len(rows) == 1:
+                write_strip(args.strip, shown)
             print(f"{photo.name}: input motion {row['input']:.2f}; added flicker per-frame {row['frame']:.2f}, "
-                  f"clip {row['clip']:.2f}; called {args.model} {row['frame_share']:.3f} / {row['clip_share']:.3f} "
+                  f"clip {row['clip']:.2f}; added tone flicker {row['frame_tone']:.3f} / {row['clip_tone']:.3f}; "
+                  f"called {args.model} {row['frame_share']:.3f} / {row['clip_share']:.3f} "
                   f"(input {row['input_share']:.3f}); {row['frame_fps']:.1f} / {row['clip_fps']:.1f} frames/s")
     mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k != "photo"}
     print(f"mean over {len(rows)} clips: added flicker per-frame {mean['frame']:.2f}, clip {mean['clip']:.2f} "
-          f"({mean['clip'] / mean['frame']:.2f}x); share called {args.model}: per-frame {mean['frame_share']:.3f}, "
+          f"({mean['clip'] / mean['frame']:.2f}x); added tone flicker per-frame {mean['frame_tone']:.3f}, clip "
+          f"{mean['clip_tone']:.3f}; share called {args.model}: per-frame {mean['frame_share']:.3f}, "
           f"clip {mean['clip_share']:.3f}, input {mean['input_share']:.3f}")
 
 

@@ -249,3 +249,26 @@ def test_app_video_tab_handler(shelf, clip, tmp_path, monkeypatch):
     with pytest.raises(UserError, match=r"^holiday.mp4: 1.0 s long, over the limit of 0.5 s"):
         app_video.translate_clip(shelf, Upload(str(clip), "holiday.mp4"), "x2 (sr_x2)", tmp_path)
     assert "20 s" not in app_video.limits_line() and "0.5 s" in app_video.limits_line()
+
+
+def test_variable_frame_timing_is_kept(tmp_path):
+    """Each output frame at its input frame's time, however irregular (a phone's variable frame rate)."""
+    times_ms = [0, 100, 300, 350, 600, 1000]
+    path = tmp_path / "vfr.mkv"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)  # else frame times are rounded to 1/rate
+        for t, view in zip(times_ms, pan_zoom_frames(PHOTO, len(times_ms), (64, 48))):
+            frame = av.VideoFrame.from_ndarray(view, format="rgb24")
+            frame.pts, frame.time_base = t, Fraction(1, 1000)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+
+    def times(p: Path) -> list[float]:
+        with av.open(str(p)) as c:
+            return [round(float(f.time), 3) for f in c.decode(video=0)]
+
+    tr = Translator.from_file(tiny_translator(tmp_path / "m.safetensors"))
+    translate_video(path, tmp_path / "out.mkv", tr)
+    assert times(tmp_path / "out.mkv") == times(path) == [t / 1000 for t in times_ms]

@@ -315,12 +315,10 @@ class _Encoder:
             if array.shape[0] % 2 or array.shape[1] % 2:
                 array = np.pad(array, ((0, array.shape[0] % 2), (0, array.shape[1] % 2), (0, 0)), mode="edge")
             image = av.VideoFrame.from_ndarray(array, format="rgb24")
-            if frame.pts is not None:
-                image.pts = frame.pts if frame.time_base == self.stream.time_base else \
-                    round(frame.pts * frame.time_base / self.stream.time_base)
-            else:
-                image.pts = round(self.count / Fraction(self.stream.average_rate or 25) / self.stream.time_base)
-            image.time_base = self.stream.time_base
+            if frame.pts is not None and frame.time_base:  # PyAV rebases it to the encoder's time base
+                image.pts, image.time_base = frame.pts, frame.time_base
+            else:  # a container without timestamps: count frames at the nominal rate
+                image.pts, image.time_base = self.count, 1 / Fraction(self.stream.average_rate or 25)
             self.count += 1
             self.out.mux(self.stream.encode(image))
 
