@@ -272,3 +272,11 @@ def test_variable_frame_timing_is_kept(tmp_path):
     tr = Translator.from_file(tiny_translator(tmp_path / "m.safetensors"))
     translate_video(path, tmp_path / "out.mkv", tr)
     assert times(tmp_path / "out.mkv") == times(path) == [t / 1000 for t in times_ms]
+
+
+def test_frames_over_the_image_limits_are_refused(clip, tmp_path, capsys, monkeypatch):
+    import translate.cli.translate as cli
+
+    monkeypatch.setattr(cli, "MAX_OUTPUT_PIXELS", 4 * 96 * 64 - 1)  # x2 of a 96x64 frame is one pixel too many
+    assert main([str(clip), "--model", str(tiny_sr(tmp_path / "sr.safetensors")), "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {clip}: 96x64 frames are over the limit of 0.006143 MP")

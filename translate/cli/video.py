@@ -36,6 +36,8 @@ def run_videos(args: argparse.Namespace, translator: Translator, suffix: str) ->
     some failed, 2 when all did."""
     from tqdm import tqdm
 
+    from translate.cli import translate as cli
+    from translate.data.io import DEFAULT_MAX_PIXELS
     from translate.errors import ConfigError, UserError
     from translate.video import output_name, translate_video
 
@@ -48,6 +50,9 @@ def run_videos(args: argparse.Namespace, translator: Translator, suffix: str) ->
         raise ConfigError(f"--batch must be at least 1, got {args.batch}")
     if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
         raise ConfigError(f"--out {args.out}: is a file; pass a folder")
+    # the limits images have, per frame: the decoder's input limit and translate's output limit
+    scale = translator.spec.scale
+    max_frame_pixels = min(DEFAULT_MAX_PIXELS, cli.MAX_OUTPUT_PIXELS // (scale * scale))
     written = skipped = failed = 0
     for item in args.inputs:
         source = Path(item)
@@ -68,7 +73,8 @@ def run_videos(args: argparse.Namespace, translator: Translator, suffix: str) ->
 
             try:
                 result = translate_video(source, target, translator, codec=args.codec, crf=args.crf,
-                                         norm_stats=args.norm_stats, batch=args.batch, progress=progress)
+                                         norm_stats=args.norm_stats, batch=args.batch, progress=progress,
+                                         max_frame_pixels=max_frame_pixels)
             except ConfigError:
                 raise
             except UserError as err:
