@@ -302,6 +302,8 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
             gr.Examples(_examples("realworld_lq/0014.jpg", "realworld_lq/wolf_gray.jpg",
                                   "realworld_lq/children-alpha.png", "realworld_lq/ADE_val_00000114.jpg"), inputs=sr_in)
             sr_go.click(guarded(shelf.super_resolve), [sr_in, sr_model], [sr_out, sr_size], api_name="super_resolve")
+        from translate.app_video import video_tab  # imported here: translate.app_video imports this module
+        video_tab(shelf)
         with gr.Tab("Paired translation"):
             choices = shelf.choices("translation", recipe="pix2pix")
             if not choices:

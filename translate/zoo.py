@@ -7,6 +7,7 @@ from pathlib import Path
 
 from translate.checkpoint import ModelSpec, read_spec
 from translate.errors import ModelFileError
+from translate.hub import HUB_PREFIX, REVERSE, WEIGHTS, is_hub_folder, model_in_folder, resolve_hub_model
 
 MODEL_SUFFIXES = (".safetensors",)
 
@@ -42,7 +43,10 @@ DIRECTIONS = ("AtoB", "BtoA")
 
 
 def other_direction(path: Path) -> Path | None:
-    """The other direction's file of a CycleGAN pair (..._A2B <-> ..._B2A), if the name says which it is."""
+    """The other direction's file of a CycleGAN pair (..._A2B <-> ..._B2A, or a hub folder's model and its
+    reverse/ model), if the name says which it is."""
+    if path.name == WEIGHTS:
+        return path.parent.parent / WEIGHTS if path.parent.name == REVERSE else path.parent / REVERSE / WEIGHTS
     for this, other in (("A2B", "B2A"), ("B2A", "A2B")):
         if path.stem.endswith(this):
             return path.with_name(path.stem[: -len(this)] + other + path.suffix)
@@ -53,12 +57,17 @@ def resolve_model(name: str, direction: str = "AtoB", folder: str | Path | None 
     """A model file from a path, a folder holding G_A2B/G_B2A (a run's models/), or a short name.
 
     A short name is looked up in `folder` (default: the bundled models): NAME.safetensors, or for a pair of
-    translators NAME_A2B / NAME_B2A (picked by `direction`).
+    translators NAME_A2B / NAME_B2A (picked by `direction`). A folder in the Hugging Face Hub layout and
+    hf://OWNER/NAME are read by translate.hub.
     """
     if direction not in DIRECTIONS:
         raise ModelFileError(f"--direction must be AtoB or BtoA, got {direction!r}")
+    if name.startswith(HUB_PREFIX):
+        return resolve_hub_model(name, direction)
     suffix = "A2B" if direction == "AtoB" else "B2A"
     path = Path(name)
+    if is_hub_folder(path):
+        return model_in_folder(path, direction)
     if path.is_dir():
         pair = path / f"G_{suffix}.safetensors"
         if pair.is_file():

@@ -10,7 +10,8 @@ from translate.cli.common import ArgumentParser, parse, run_cli
 def main(argv: Sequence[str] | None = None) -> int:
     parser = ArgumentParser(prog="translate-app", description=__doc__)
     parser.add_argument("--models", nargs="+", metavar="DIR",
-                        help="folders of model files (.safetensors or .onnx); default: the bundled models")
+                        help="folders of model files (.safetensors or .onnx), or hf://OWNER/NAME; default: the bundled "
+                        "models")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for the network)")
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--share", action="store_true", help="also open a public Gradio share link")
@@ -20,8 +21,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> int:
         from translate.app import build_app
+        from translate.hub import fetch_folders
 
-        app = build_app(args.models, device=args.device)
+        app = build_app(fetch_folders(args.models), device=args.device)
         print(f"serving on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
         app.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=args.max_file_size,
                    show_error=True, quiet=True)

@@ -41,6 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         net, spec = load_model(path)
         variant = "-fp16" if args.fp16 else "-int8" if args.int8 else ""
         out = Path(args.out) if args.out else path.with_name(path.stem + variant + ".onnx")
+        if args.model.startswith("hf://") and not args.out:  # not into huggingface_hub's cache: here, named after it
+            out = Path(args.model.partition("@")[0].rsplit("/", 1)[-1] + variant + ".onnx")
         if out.suffix.lower() != ".onnx":
             raise ConfigError(f"--out {out}: an ONNX file's name must end in .onnx")
         if args.int8:

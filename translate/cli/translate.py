@@ -1,4 +1,4 @@
-"""``translate``: run a translation or super-resolution model on image files and folders of any size."""
+"""``translate``: run a translation or super-resolution model on image files and folders of any size, or videos."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from translate.cli.common import ArgumentParser, os_error, parse, run_cli
+from translate.cli.video import add_video_arguments, is_video_input, run_videos
 
 FORMATS = ("png", "jpg", "webp")
 MAX_OUTPUT_PIXELS = 256_000_000
@@ -54,7 +55,8 @@ def plan(inputs: Sequence[str], out: str | None, suffix: str, fmt: str) -> list[
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = ArgumentParser(prog="translate", description=__doc__)
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and/or folders (recursive)")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                        help="image files and/or folders (recursive), or video files")
     parser.add_argument("--model", required=True,
                         help="model file (.safetensors or .onnx), a run's models/ folder, or a bundled name")
     parser.add_argument("--out", help="output folder (default: beside each input, with a suffix)")
@@ -71,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--16bit", dest="bits16", action="store_true", help="write 16-bit PNGs")
     parser.add_argument("--resize", type=int, metavar="SIDE", help="first scale each input so its longer side is SIDE")
     parser.add_argument("--no-progress", action="store_true")
+    add_video_arguments(parser)
     args = parse(parser, argv)
 
     def body() -> int:
@@ -89,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         model = resolve_model(args.model, args.direction)
         translator = Translator.from_file(model, device=args.device, tile=args.tile, tile_overlap=args.tile_overlap,
                                           half=args.half, provider=args.provider)
+        if any(is_video_input(i) for i in args.inputs):
+            return run_videos(args, translator, output_suffix(translator.spec))
         pairs = plan(args.inputs, args.out, output_suffix(translator.spec), args.format)
         failures = written = skipped = 0
         show = not args.no_progress and len(pairs) > 1 and sys.stderr.isatty()

@@ -1,0 +1,71 @@
+"""Real video clips for tests and benchmarks: a slow pan and zoom across a photo, with an audio tone."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image
+
+
+def pan_zoom_frames(photo: Path, frames: int, size: tuple[int, int]) -> list[np.ndarray]:
+    """(H, W, 3) uint8 views of `photo`: a window of the output's aspect ratio that drifts from the left to
+    the right edge while it narrows from 90% to 60% of the photo's height (zooming in)."""
+    image = Image.open(photo).convert("RGB")
+    w, h = image.size
+    views = []
+    for i in range(frames):
+        t = i / max(frames - 1, 1)
+        crop_h = h * (0.9 - 0.3 * t)
+        crop_w = min(w, crop_h * size[0] / size[1])
+        left, top = (w - crop_w) * t, (h - crop_h) * 0.5
+        box = (left, top, left + crop_w, top + crop_h)
+        views.append(np.asarray(image.resize(size, Image.Resampling.BICUBIC, box=box)))
+    return views
+
+
+def write_clip(path: Path, views: list[np.ndarray], fps: int = 12, tone_hz: float | None = 440.0,
+               sample_rate: int = 16000, codec: str = "libx264", rotation: int = 0, fmt: str | None = None,
+               pix_fmt: str = "yuv420p") -> Path:
+    """An H.264 clip of `views` at `fps` (yuv420p needs even sides; yuv444p takes any) with, unless tone_hz
+    is None, a mono AAC sine tone as long as the video. Written by PyAV."""
+    with av.open(str(path), "w", format=fmt) as out:
+        video = out.add_stream(codec, rate=fps)
+        video.height, video.width = views[0].shape[:2]
+        video.pix_fmt = pix_fmt
+        if codec == "libx264":
+            video.options = {"crf": "10"}
+        if rotation:
+            video.set_display_rotation(rotation)
+        audio = out.add_stream("aac", rate=sample_rate, layout="mono") if tone_hz else None
+        for i, view in enumerate(views):
+            frame = av.VideoFrame.from_ndarray(view, format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        if audio is not None:
+            n = round(len(views) / fps * sample_rate)
+            tone = (0.3 * np.sin(2 * np.pi * tone_hz * np.arange(n) / sample_rate)).astype(np.float32)
+            for start in range(0, n, 1024):
+                frame = av.AudioFrame.from_ndarray(tone[None, start:start + 1024], format="fltp", layout="mono")
+                frame.sample_rate, frame.pts = sample_rate, start
+                out.mux(audio.encode(frame))
+            out.mux(audio.encode(None))
+    return path
+
+
+def decode_frames(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+def audio_seconds(path: Path) -> float:
+    """Decoded audio samples / sample rate (0 without audio)."""
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            return 0.0
+        stream = container.streams.audio[0]
+        samples = sum(f.samples for f in container.decode(stream))
+        return samples / stream.sample_rate

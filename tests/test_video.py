@@ -1,0 +1,282 @@
+"""Video through `translate`: a real clip (a pan and zoom across a photo, with a tone) in, the model's clip out."""
+
+import re
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+from clips import audio_seconds, decode_frames, pan_zoom_frames, write_clip
+from helpers import tiny_sr, tiny_translator
+
+from translate.cli.translate import main
+from translate.errors import UserError
+from translate.inference import Translator
+from translate.nets import GENERATORS
+from translate.nets.norm_stats import SharedNormStats
+from translate.video import translate_video
+
+PHOTO = Path(__file__).parent.parent / "datasets" / "samples" / "photos_vangogh" / "photos" / "tubingen.jpg"
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    """12 frames of 96x64 at 12 fps with a 440 Hz tone: one second."""
+    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
+    return write_clip(path, pan_zoom_frames(PHOTO, 12, (96, 64)), fps=12)
+
+
+def stream_facts(path: Path) -> tuple[int, int, int, Fraction, float, int]:
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        frames = list(c.decode(v))
+        return (len(frames), frames[0].width, frames[0].height, v.average_rate,
+                float(frames[-1].pts * v.time_base) + 1 / float(v.average_rate), frames[0].rotation)
+
+
+def audio_packets(path: Path) -> list[bytes]:
+    with av.open(str(path)) as c:
+        return [bytes(p) for p in c.demux(c.streams.audio[0]) if p.dts is not None]
+
+
+def test_translated_clip_keeps_timing_and_audio_and_matches_per_image_translation(clip, tmp_path, capsys):
+    model = tiny_translator(tmp_path / "m.safetensors")
+    assert main([str(clip), "--model", str(model), "--norm-stats", "frame", "--out", str(tmp_path)]) == 0
+    out = tmp_path / "clip_paintings.mp4"
+    assert f"{out}: 12 frames" in capsys.readouterr().err
+    assert stream_facts(out) == stream_facts(clip) == (12, 96, 64, 12, pytest.approx(1.0), 0)
+    assert audio_packets(out) == audio_packets(clip)  # copied, not re-encoded
+    assert audio_seconds(out) == pytest.approx(audio_seconds(clip)) == pytest.approx(1.0, abs=0.05)
+    with av.open(str(out)) as c:
+        assert (c.streams.video[0].codec_context.name, c.streams.video[0].codec_context.pix_fmt) == ("h264", "yuv420p")
+    translator = Translator.from_file(model)
+    expected = [translator(f.astype(np.float32) / 255) * 255 for f in decode_frames(clip)]
+    got = [f.astype(np.float32) for f in decode_frames(out)]
+    # 4:2:0 chroma halves colour detail, so compare luma; the codec (CRF 18) keeps it within a few levels
+    luma_error = np.mean([np.abs(e @ LUMA - g @ LUMA).mean() for e, g in zip(expected, got)])
+    assert luma_error < 3.0
+    assert np.mean([np.abs(e - f).mean() for e, f in zip(expected, decode_frames(clip))]) > 20  # it did translate
+
+
+def test_super_resolution_odd_sizes_rotation_and_batches(tmp_path):
+    """An odd-sized input with a 90-degree display rotation: x2 gives even sides; a translator's odd output
+    gets one repeated edge row/column for 4:2:0; the rotation travels as metadata; batches change nothing."""
+    clip = write_clip(tmp_path / "odd.mov", pan_zoom_frames(PHOTO, 6, (33, 25)), fps=6, rotation=90,
+                      pix_fmt="yuv444p", tone_hz=None)
+    sr = Translator.from_file(tiny_sr(tmp_path / "sr.safetensors", scale=2))
+    result = translate_video(clip, tmp_path / "sr.mov", sr)
+    assert (result.frames, result.skipped) == (6, 0)
+    assert stream_facts(tmp_path / "sr.mov")[:3] == (6, 66, 50)
+    tr = Translator.from_file(tiny_translator(tmp_path / "m.safetensors"))
+    done = []
+    translate_video(clip, tmp_path / "one.mov", tr, batch=1, crf=0)  # lossless, so only the batching could differ
+    translate_video(clip, tmp_path / "four.mov", tr, batch=4, crf=0, progress=lambda n, total: done.append((n, total)))
+    assert done == [(4, 6), (6, 6)]
+    facts = stream_facts(tmp_path / "four.mov")
+    assert facts[:3] == (6, 34, 26) and facts[5] == 90
+    for a, b in zip(decode_frames(tmp_path / "one.mov"), decode_frames(tmp_path / "four.mov")):
+        assert np.abs(a.astype(int) - b.astype(int)).max() <= 2
+
+
+def test_shared_statistics_hooks():
+    torch.manual_seed(0)
+    net = GENERATORS["resnet"](ngf=4, n_blocks=1).eval()
+    a, b = torch.rand(1, 3, 32, 32) * 2 - 1, torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        plain = net(a)
+        stats = SharedNormStats(net)
+        with stats.collecting():
+            assert torch.equal(net(a), plain)  # collecting leaves outputs alone
+        assert len(stats) == 1
+        with stats.frozen():
+            assert torch.allclose(net(a), plain, atol=1e-5)  # pooled over one image = its own statistics
+        with stats.collecting():
+            net(b)
+        assert len(stats) == 2
+        with stats.frozen():
+            shared = net(torch.cat([a, b]))
+            assert torch.allclose(net(a), shared[:1], atol=1e-6)  # one normalisation for every input
+            assert not torch.allclose(shared[:1], plain, atol=1e-3)
+        assert torch.equal(net(a), plain)  # hooks removed
+    layer = stats.layers[0]
+    mean, var = stats.statistics(layer)
+    assert mean.shape == var.shape == (4,) and bool((var >= 0).all())
+
+
+def test_clip_statistics_are_the_default_and_differ_from_per_frame(clip, tmp_path):
+    tr = Translator.from_file(tiny_translator(tmp_path / "m.safetensors"))
+    translate_video(clip, tmp_path / "clip.mp4", tr)
+    translate_video(clip, tmp_path / "frame.mp4", tr, norm_stats="frame")
+    shared, own = decode_frames(tmp_path / "clip.mp4"), decode_frames(tmp_path / "frame.mp4")
+    assert len(shared) == len(own) == 12
+    assert np.mean([np.abs(s.astype(int) - o.astype(int)).mean() for s, o in zip(shared, own)]) > 0.5
+
+
+def test_a_corrupt_frame_in_the_middle_is_skipped_and_counted(clip, tmp_path, capsys):
+    bad = tmp_path / "bad.mp4"
+    with av.open(str(clip)) as src, av.open(str(bad), "w") as dst:
+        video, audio = src.streams.video[0], src.streams.audio[0]
+        out = {video.index: dst.add_stream_from_template(video), audio.index: dst.add_stream_from_template(audio)}
+        n = 0
+        for packet in src.demux(video, audio):
+            if packet.dts is None:
+                continue
+            target = out[packet.stream.index]
+            if packet.stream.type == "video":
+                n += 1
+                if n == 6:  # a P frame: garble all but its first bytes
+                    data = bytes(packet)
+                    noise = np.random.default_rng(0).integers(0, 256, len(data) - 8, dtype=np.uint8).tobytes()
+                    garbled = av.Packet(data[:8] + noise)
+                    garbled.pts, garbled.dts, garbled.time_base = packet.pts, packet.dts, packet.time_base
+                    packet = garbled
+            packet.stream = target
+            dst.mux(packet)
+    model = tiny_translator(tmp_path / "m.safetensors")
+    assert main([str(bad), "--model", str(model)]) == 0
+    err = capsys.readouterr().err
+    assert re.search(rf"warning: {re.escape(str(bad))}: a corrupt frame at 0\.\d\d s was skipped", err)
+    assert "11 frames, 1 corrupt frames skipped" in err
+    assert stream_facts(tmp_path / "bad_paintings.mp4")[0] == 11
+
+
+def _truncated(clip: Path, path: Path) -> None:
+    path.write_bytes(clip.read_bytes()[: clip.stat().st_size // 2])
+
+
+def _garbage(clip: Path, path: Path) -> None:
+    path.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+
+
+def _empty_clip(clip: Path, path: Path) -> None:
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=12)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        out.start_encoding()
+
+
+def _audio_only(clip: Path, path: Path) -> None:
+    with av.open(str(clip)) as src, av.open(str(path), "w") as dst:
+        stream = dst.add_stream_from_template(src.streams.audio[0])
+        for packet in src.demux(src.streams.audio[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                dst.mux(packet)
+
+
+def _unknown_codec(clip: Path, path: Path) -> None:
+    path.write_bytes(clip.read_bytes().replace(b"avc1", b"zzzz").replace(b"avcC", b"zzzC"))
+
+
+@pytest.mark.parametrize(("make", "problem"), [
+    (_truncated, "not a readable video"), (_garbage, "not a readable video"), (_empty_clip, "holds no video"),
+    (_audio_only, "has no video stream, only audio"), (_unknown_codec, "its video codec is not one this FFmpeg"),
+    (None, "no such file"),
+])
+def test_bad_clips_get_one_line_and_exit_2(clip, tmp_path, capsys, make, problem):
+    path = tmp_path / "in.mp4"
+    if make:
+        make(clip, path)
+    model = tiny_translator(tmp_path / "m.safetensors")
+    assert main([str(path), "--model", str(model)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith(f"error: {path}: {problem}") and len(err) == 2  # the line and the tally
+    assert "Traceback" not in "".join(err)
+    assert not (tmp_path / "in_paintings.mp4").exists() and not list(tmp_path.glob(".in_paintings*"))
+
+
+@pytest.mark.parametrize(("flags", "problem"), [
+    (["--codec", "nope"], "--codec nope: not an encoder"), (["--codec", "mpeg4", "--crf", "20"], "--crf applies"),
+    (["--crf", "99"], "--crf must be in 0..63"), (["--resize", "64"], "--resize and --16bit apply to images"),
+    (["--batch", "0"], "--batch must be at least 1"),
+])
+def test_bad_video_options(clip, tmp_path, capsys, flags, problem):
+    model = tiny_translator(tmp_path / "m.safetensors")
+    assert main([str(clip), "--model", str(model), "--out", str(tmp_path), *flags]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {problem}")
+
+
+def test_videos_and_images_are_not_mixed(clip, tmp_path, capsys):
+    model = tiny_translator(tmp_path / "m.safetensors")
+    assert main([str(clip), str(PHOTO), "--model", str(model), "--out", str(tmp_path)]) == 2
+    assert "translate videos and images in separate runs" in capsys.readouterr().err
+
+
+def test_mpeg4_without_crf_and_existing_outputs(clip, tmp_path, capsys):
+    model = tiny_translator(tmp_path / "m.safetensors")
+    args = [str(clip), "--model", str(model), "--out", str(tmp_path), "--codec", "mpeg4"]
+    assert main(args) == 0
+    with av.open(str(tmp_path / "clip_paintings.mp4")) as c:
+        assert c.streams.video[0].codec_context.name == "mpeg4"
+    assert main(args) == 0
+    assert "exists (pass --overwrite)" in capsys.readouterr().err
+
+
+@pytest.fixture
+def shelf(tmp_path):
+    from translate.app import Shelf
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    tiny_translator(folder / "style_A2B.safetensors", ("photos", "vangogh"))
+    tiny_sr(folder / "sr_x2.safetensors")
+    return Shelf([folder], device="cpu")
+
+
+def test_app_video_tab_handler(shelf, clip, tmp_path, monkeypatch):
+    from translate import app_video
+    from translate.app import Upload
+
+    done = []
+    path, line = app_video.translate_clip(shelf, Upload(str(clip), "holiday.mp4"), "photos → vangogh (style_A2B)",
+                                          tmp_path, lambda n, total: done.append(n))
+    assert path == tmp_path / "holiday_vangogh.mp4" and line == "12 frames translated"
+    assert done == list(range(1, 13)) and stream_facts(path)[:3] == (12, 96, 64)
+    with pytest.raises(UserError, match="^upload a clip first"):
+        app_video.translate_clip(shelf, None, "x2 (sr_x2)", tmp_path)
+    bad = tmp_path / "upload123.mp4"
+    bad.write_bytes(b"junk")
+    with pytest.raises(UserError, match="^holiday.mp4: not a readable video"):
+        app_video.translate_clip(shelf, Upload(str(bad), "holiday.mp4"), "x2 (sr_x2)", tmp_path)
+    big = write_clip(tmp_path / "big.mp4", pan_zoom_frames(PHOTO, 2, (1280, 800)), tone_hz=None)
+    with pytest.raises(UserError, match="^big.mp4: 1280x800 frames are over the limit of 1 MP"):
+        app_video.translate_clip(shelf, Upload(str(big), "big.mp4"), "x2 (sr_x2)", tmp_path)
+    monkeypatch.setattr(app_video, "VIDEO_MAX_SECONDS", 0.5)
+    with pytest.raises(UserError, match=r"^holiday.mp4: 1.0 s long, over the limit of 0.5 s"):
+        app_video.translate_clip(shelf, Upload(str(clip), "holiday.mp4"), "x2 (sr_x2)", tmp_path)
+    assert "20 s" not in app_video.limits_line() and "0.5 s" in app_video.limits_line()
+
+
+def test_variable_frame_timing_is_kept(tmp_path):
+    """Each output frame at its input frame's time, however irregular (a phone's variable frame rate)."""
+    times_ms = [0, 100, 300, 350, 600, 1000]
+    path = tmp_path / "vfr.mkv"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)  # else frame times are rounded to 1/rate
+        for t, view in zip(times_ms, pan_zoom_frames(PHOTO, len(times_ms), (64, 48))):
+            frame = av.VideoFrame.from_ndarray(view, format="rgb24")
+            frame.pts, frame.time_base = t, Fraction(1, 1000)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+
+    def times(p: Path) -> list[float]:
+        with av.open(str(p)) as c:
+            return [round(float(f.time), 3) for f in c.decode(video=0)]
+
+    tr = Translator.from_file(tiny_translator(tmp_path / "m.safetensors"))
+    translate_video(path, tmp_path / "out.mkv", tr)
+    assert times(tmp_path / "out.mkv") == times(path) == [t / 1000 for t in times_ms]
+
+
+def test_frames_over_the_image_limits_are_refused(clip, tmp_path, capsys, monkeypatch):
+    import translate.cli.translate as cli
+
+    monkeypatch.setattr(cli, "MAX_OUTPUT_PIXELS", 4 * 96 * 64 - 1)  # x2 of a 96x64 frame is one pixel too many
+    assert main([str(clip), "--model", str(tiny_sr(tmp_path / "sr.safetensors")), "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {clip}: 96x64 frames are over the limit of 0.006143 MP")
