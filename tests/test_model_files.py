@@ -150,13 +150,29 @@ def test_every_command_refuses_a_bad_model_with_exit_2(tmp_path, models, capsys,
     assert all(f"unreadable: {p}" in out for p in (bad_t, bad_sr, bad_g)) and "Traceback" not in out
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def onnx_translator(tmp_path_factory) -> Path:
-    from translate.cli.export import main as export_main
+    """A tiny translator as .onnx with its spec, as export-onnx writes it; through torch's TorchScript exporter,
+    20 times quicker here than the dynamo one export-onnx uses (tests/test_onnx.py covers that one)."""
+    import io
+    import warnings
+
+    import onnx
+
+    from translate.onnx import metadata
 
     folder = tmp_path_factory.mktemp("onnx")
-    model = tiny_translator(folder / "t.safetensors")
-    assert export_main([str(model), "--out", str(folder / "t.onnx")]) == 0
+    net, spec = load_model(tiny_translator(folder / "t.safetensors"))
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, torch.zeros(1, 3, 8, 8), buffer, dynamo=False, input_names=["input"],
+                          output_names=["output"], dynamic_axes={"input": {0: "n", 2: "h", 3: "w"}}, opset_version=18)
+    model = onnx.load_from_string(buffer.getvalue())
+    for key, value in metadata(spec).items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(model, str(folder / "t.onnx"))
     return folder / "t.onnx"
 
 
@@ -384,3 +400,93 @@ def test_negative_tile_blames_tile(tmp_path, models, capsys):
     assert translate_main([str(tmp_path / "in.png"), "--model", str(models["translator"]), "--tile", "-5"]) == 2
     err = capsys.readouterr().err
     assert "--tile must be 0 (never tile) or a positive side in pixels, got -5" in err and "overlap" not in err
+
+
+# Fuzzing: every field of a valid spec, and every architecture option, replaced by values of the wrong type,
+# out of range or hostile, removed, and joined by extra ones. Each mutant must give a one-line ModelFileError
+# naming the file, or an output of the right size (the same output where the change cannot matter).
+_VALUES = [None, True, -1, 0, 3, 2**70, 0.5, float("nan"), float("-inf"), "x", "../evil", "a\nb", ["a", "b"], [1, 2],
+           {}]
+_INERT = ("recipe", "step", "version", "notes", "domains", "extra")
+
+
+def _mutants(spec: dict):
+    for key in [*spec, "extra"]:
+        if key != "extra":
+            yield key, {k: v for k, v in spec.items() if k != key}
+        for value in _VALUES:
+            yield key, {**spec, key: value}
+    for key in [*spec["arch_kwargs"], "extra"]:
+        kwargs = spec["arch_kwargs"]
+        if key != "extra":
+            yield "arch_kwargs", {**spec, "arch_kwargs": {k: v for k, v in kwargs.items() if k != key}}
+        for value in _VALUES:
+            yield "arch_kwargs", {**spec, "arch_kwargs": {**kwargs, key: value}}
+
+
+def _run(path: Path, spec: dict):
+    """The model's output on a fixed input, through what translate and generate use."""
+    from translate.inference import Translator
+    from translate.sampling import generate, latents
+
+    if spec.get("task") == "generation":
+        net, loaded = load_model(path, task="generation")
+        labels = torch.arange(4) % len(loaded.labels) if loaded.labels else None
+        return generate(net, loaded, latents(loaded, [0, 1, 2, 3]), labels).numpy()
+    pixels = np.random.default_rng(0).random((7, 9, 3), dtype=np.float32)
+    return Translator.from_file(path, device="cpu", tile=0)(pixels)
+
+
+def test_fuzz_every_spec_field(tmp_path, models):
+    tried = refused = ran = 0
+    for kind, source in models.items():
+        original = _spec_of(source)
+        expected = _run(source, original)
+        for i, (field, mutant) in enumerate(_mutants(original)):
+            path = with_spec(source, tmp_path / f"{kind}{i}.safetensors", json.dumps(mutant))
+            tried += 1
+            try:
+                out = _run(path, mutant)
+            except ModelFileError as err:
+                message = str(err)
+                assert message.startswith(f"{path}: ") and "\n" not in message, (kind, field, message)
+                refused += 1
+                continue
+            ran += 1
+            assert out.shape == expected.shape, (kind, field, mutant)
+            if field in _INERT:
+                assert np.array_equal(out, expected), (kind, field, mutant)
+            path.unlink()
+    print(f"fuzz: {tried} mutants, {refused} refused with one line, {ran} ran with the right size")
+    assert tried > 500 and refused > 0.8 * tried
+
+
+def test_fuzz_onnx_spec_fields(tmp_path, onnx_translator):
+    import onnx
+
+    from translate.inference import Translator
+
+    model = onnx.load(str(onnx_translator))
+    entry = next(e for e in model.metadata_props if e.key == "gan_translate_spec")
+    original = json.loads(entry.value)
+    pixels = np.random.default_rng(0).random((7, 9, 3), dtype=np.float32)
+    expected = Translator.from_file(onnx_translator, tile=0)(pixels)
+    tried = refused = 0
+    for i, (field, mutant) in enumerate(_mutants(original)):
+        if field == "arch_kwargs":
+            continue  # an export's graph does not depend on them; the top-level fields are what serving reads
+        entry.value = json.dumps(mutant)
+        path = tmp_path / f"m{i}.onnx"
+        path.write_bytes(model.SerializeToString())
+        tried += 1
+        try:
+            out = Translator.from_file(path, tile=0)(pixels)
+        except ModelFileError as err:
+            assert str(err).startswith(f"{path}: ") and "\n" not in str(err), (field, str(err))
+            refused += 1
+            continue
+        assert out.shape == expected.shape, (field, mutant)
+        if field in _INERT:
+            assert np.array_equal(out, expected), (field, mutant)
+    print(f"onnx fuzz: {tried} mutants, {refused} refused with one line")
+    assert tried > 200 and refused > 0.8 * tried
