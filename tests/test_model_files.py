@@ -490,3 +490,16 @@ def test_fuzz_onnx_spec_fields(tmp_path, onnx_translator):
             assert np.array_equal(out, expected), (field, mutant)
     print(f"onnx fuzz: {tried} mutants, {refused} refused with one line")
     assert tried > 200 and refused > 0.8 * tried
+
+
+def test_training_refuses_domain_names_that_model_files_could_not_hold(tmp_path, samples, capsys):
+    from translate.cli.train import main_cyclegan, main_pix2pix
+
+    photos = samples / "photos_vangogh"
+    assert main_cyclegan(["--domainA", str(photos / "photos"), "--domainB", str(photos / "vangogh"), "--names", "a",
+                          "../b", "--out", str(tmp_path / "run"), "--steps", "1"]) == 2
+    assert "names[1]: '../b'" in capsys.readouterr().err.replace('"', "'")
+    assert main_pix2pix(["--data", str(samples / "edges2shoes"), "--names", "edges", "sh\x00es", "--out",
+                         str(tmp_path / "run2"), "--steps", "1"]) == 2
+    assert "names[1]" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists() and not (tmp_path / "run2").exists()

@@ -29,7 +29,7 @@ MAX_INT = 4096
 small enough that building the network to check it stays quick."""
 MAX_SIZE_MULTIPLE = 1024
 MAX_SCALE = 16
-MAX_NAME = 64
+MAX_NAME = 100
 MAX_LABELS = 1000
 _UNSAFE_IN_NAMES = set('/\\<>:"|?*')
 
