@@ -437,6 +437,7 @@ def _run(path: Path, spec: dict):
     return Translator.from_file(path, device="cpu", tile=0)(pixels)
 
 
+@pytest.mark.filterwarnings("error::UserWarning")  # no warning lines may leak either
 def test_fuzz_every_spec_field(tmp_path, models):
     tried = refused = ran = 0
     for kind, source in models.items():
@@ -461,6 +462,7 @@ def test_fuzz_every_spec_field(tmp_path, models):
     assert tried > 500 and refused > 0.8 * tried
 
 
+@pytest.mark.filterwarnings("error::UserWarning")
 def test_fuzz_onnx_spec_fields(tmp_path, onnx_translator):
     import onnx
 

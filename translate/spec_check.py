@@ -15,6 +15,7 @@ import inspect
 import json
 import math
 import unicodedata
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -219,14 +220,10 @@ def promised_output(spec: Any) -> tuple[int, ...]:
 
 def check_output(where: object, spec: Any, run: Callable[..., Any]) -> None:
     """ModelFileError unless `run` (a network, or a wrapper around one) gives the promised output shape."""
-    labels = spec.labels is not None
     try:
-        if spec.task == "generation":
-            z = torch.zeros(promised_input(spec))
-            y = run(z, torch.zeros(1, dtype=torch.int64)) if labels else run(z)
-        else:
-            y = run(torch.zeros(promised_input(spec)))
-        shape = tuple(y.shape)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            shape = tuple(_run_promised(spec, run).shape)
     except Exception as err:  # noqa: BLE001 - a lying spec can make any layer fail; the user needs one line
         problem = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
         raise ModelFileError(f"{where}: the network fails on an input of the size its spec promises to take "
@@ -235,6 +232,13 @@ def check_output(where: object, spec: Any, run: Callable[..., Any]) -> None:
         raise ModelFileError(
             f"{where}: the network turns a {_dims(promised_input(spec))} input into {_dims(shape)}, but its spec "
             f"promises {_dims(promised_output(spec))}; check scale, size_multiple, channels and image_size in its spec")
+
+
+def _run_promised(spec: Any, run: Callable[..., Any]) -> Any:
+    if spec.task == "generation":
+        z = torch.zeros(promised_input(spec))
+        return run(z, torch.zeros(1, dtype=torch.int64)) if spec.labels is not None else run(z)
+    return run(torch.zeros(promised_input(spec)))
 
 
 def _dims(shape: tuple[int, ...]) -> str:
@@ -247,7 +251,9 @@ def check_network(where: object, spec: Any, shapes: Mapping[str, tuple[int, ...]
     from translate.nets import GENERATORS
 
     try:
-        with torch.device("meta"):
+        # hostile sizes (0 channels) make PyTorch warn; the checks below turn them into one clear error
+        with torch.device("meta"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             net = GENERATORS[spec.arch](**spec.arch_kwargs).eval()
     except Exception as err:  # noqa: BLE001 - the constructors raise many types for values they refuse
         problem = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
