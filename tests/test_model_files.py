@@ -505,3 +505,23 @@ def test_training_refuses_domain_names_that_model_files_could_not_hold(tmp_path,
                          str(tmp_path / "run2"), "--steps", "1"]) == 2
     assert "names[1]" in capsys.readouterr().err
     assert not (tmp_path / "run").exists() and not (tmp_path / "run2").exists()
+
+
+@pytest.mark.parametrize("flags, shown", [([], False), (["--debug"], True)])
+def test_app_sends_exception_text_to_the_browser_only_with_debug(monkeypatch, flags, shown):
+    import translate.app
+    from translate.cli.app import main
+
+    launched = {}
+
+    class App:
+        def launch(self, **kwargs):
+            launched.update(kwargs)
+
+    def build_app(folders, device, debug):
+        launched["debug"] = debug
+        return App()
+
+    monkeypatch.setattr(translate.app, "build_app", build_app)
+    assert main(flags) == 0
+    assert launched["show_error"] is shown and launched["debug"] is shown
