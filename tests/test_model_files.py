@@ -206,6 +206,27 @@ def test_hostile_onnx_specs(tmp_path, onnx_translator, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_torch_free_consumer_refuses_hostile_specs(tmp_path, onnx_translator):
+    import subprocess
+    import sys
+
+    spec = json.loads(next(e.value for e in __import__("onnx").load(str(onnx_translator)).metadata_props
+                           if e.key == "gan_translate_spec"))
+    Image.new("RGB", (9, 7)).save(tmp_path / "in.png")
+    consumer = Path(__file__).parent.parent / "export" / "onnx_translate.py"
+    cases = [("{oops", "not valid JSON"), ("[1, 2]", "does not describe"),
+             (json.dumps({**spec, "task": "super-resolution", "scale": 4}), "but its spec promises 32x48 (scale 4)"),
+             (json.dumps({**spec, "size_multiple": 0}), "'size_multiple'"),
+             (json.dumps({**spec, "value_range": ["a", "b"]}), "'value_range'")]
+    for i, (text, words) in enumerate(cases):
+        bad = _onnx_with_spec(onnx_translator, tmp_path / f"bad{i}.onnx", text)
+        done = subprocess.run([sys.executable, str(consumer), str(bad), str(tmp_path / "in.png"),
+                               str(tmp_path / "out.png")], capture_output=True, text=True)
+        assert done.returncode != 0 and done.stderr.count("\n") == 1 and words in done.stderr, done.stderr
+        assert done.stderr.startswith(f"error: {bad}: ")
+    assert not (tmp_path / "out.png").exists()
+
+
 @pytest.fixture
 def alarm():
     """Fail instead of hanging: a read that blocks on a FIFO is interrupted after 10 s."""
