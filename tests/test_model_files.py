@@ -287,7 +287,8 @@ def test_app_generate_refuses_huge_seeds_with_a_clear_message(tmp_path, models):
 
     shelf = Shelf([models["generator"].parent], device="cpu")
     label = shelf.choices("generation")[0]
-    for seed, words in ((1e30, "out of range"), (float("inf"), "whole number"), (float("nan"), "whole number")):
+    for seed, words in ((1e30, "out of range"), (float("inf"), "whole number"), (float("nan"), "whole number"),
+                        (None, "whole number")):
         with pytest.raises(UserError, match=words):
             shelf.generate(label, seed, "", 4)
     grid, _ = shelf.generate(label, 2**64 - 5, "", 4)

@@ -167,7 +167,7 @@ class Shelf:
         from translate.sampling import class_labels, generate, interpolation, latents
 
         net, spec = self._generator(self.entry(label))
-        if not math.isfinite(seed):
+        if seed is None or not math.isfinite(seed):
             raise UserError("the seed must be a whole number")
         seed, n = int(seed), int(n)
         if not 1 <= n <= GEN_MAX_SAMPLES:
