@@ -547,3 +547,18 @@ def test_app_sends_exception_text_to_the_browser_only_with_debug(monkeypatch, fl
     monkeypatch.setattr(translate.app, "build_app", build_app)
     assert main(flags) == 0
     assert launched["show_error"] is shown and launched["debug"] is shown
+
+
+def test_weights_of_the_wrong_type_are_refused(tmp_path, models):
+    source = models["translator"]
+    with safe_open(str(source), framework="pt") as f:
+        metadata = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open is not iterable
+    name = next(k for k in tensors if k.endswith("weight"))
+    half = {k: v.half() for k, v in tensors.items()}
+    save_file(half, str(tmp_path / "half.safetensors"), metadata=metadata)
+    assert load_model(tmp_path / "half.safetensors")[1].task == "translation"  # half-precision weights load
+    tensors[name] = tensors[name].to(torch.int32)
+    save_file(tensors, str(tmp_path / "ints.safetensors"), metadata=metadata)
+    with pytest.raises(ModelFileError, match=f"the tensor '{name}' is of type I32, expected a float type"):
+        load_model(tmp_path / "ints.safetensors")

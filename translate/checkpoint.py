@@ -164,8 +164,9 @@ def check_regular_file(path: Path, what: str = "a .safetensors file") -> None:
 
 def _open_checked(
     path: Path, expected_format: str, with_tensors: bool = True
-) -> tuple[dict[str, str], dict[str, torch.Tensor], dict[str, tuple[int, ...]]]:
-    """Read metadata, tensor shapes (and tensors) of one of our safetensors files, or raise ModelFileError."""
+) -> tuple[dict[str, str], dict[str, torch.Tensor], dict[str, tuple[tuple[int, ...], str]]]:
+    """Read metadata, tensor shapes and dtypes ("F32", "I64", ...) (and tensors) of one of our safetensors files,
+    or raise ModelFileError."""
     check_regular_file(path)
     with open(path, "rb") as f:
         head = f.read(8)
@@ -178,7 +179,7 @@ def _open_checked(
         with safe_open(str(path), framework="pt", device="cpu") as f:
             metadata = f.metadata() or {}
             names = list(f.keys())
-            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in names}
+            shapes = {k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype()) for k in names}
             tensors = {k: f.get_tensor(k) for k in shapes} if with_tensors else {}
     except (SafetensorError, OSError, ValueError, RuntimeError) as err:
         problem = str(err).splitlines()[0] if str(err) else type(err).__name__

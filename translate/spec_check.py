@@ -245,9 +245,13 @@ def _dims(shape: tuple[int, ...]) -> str:
     return "x".join(map(str, shape))
 
 
-def check_network(where: object, spec: Any, shapes: Mapping[str, tuple[int, ...]]) -> None:
-    """Build `spec`'s network on the meta device and check it against the file's tensor shapes and the
-    output size its spec promises; ModelFileError naming `where` otherwise."""
+FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")
+"""safetensors dtype names that load into floating-point parameters (half-precision weights are fine)."""
+
+
+def check_network(where: object, spec: Any, tensors: Mapping[str, tuple[tuple[int, ...], str]]) -> None:
+    """Build `spec`'s network on the meta device and check it against the file's tensors ({name: (shape,
+    safetensors dtype)}) and the output size its spec promises; ModelFileError naming `where` otherwise."""
     from translate.nets import GENERATORS
 
     try:
@@ -259,6 +263,7 @@ def check_network(where: object, spec: Any, shapes: Mapping[str, tuple[int, ...]
         problem = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
         raise fail(where, "arch_kwargs", f"cannot build a {spec.arch!r} network ({problem})") from None
     expected = {name: tuple(t.shape) for name, t in net.state_dict().items()}
+    shapes = {name: tuple(shape) for name, (shape, _) in tensors.items()}
     missing = sorted(set(expected) - set(shapes))
     extra = sorted(set(shapes) - set(expected))
     wrong = sorted(n for n in set(expected) & set(shapes) if expected[n] != tuple(shapes[n]))
@@ -269,6 +274,12 @@ def check_network(where: object, spec: Any, shapes: Mapping[str, tuple[int, ...]
             more = f" (and {len(names) - 1} more)" if len(names) > 1 else ""
             raise ModelFileError(f"{where}: weights do not fit architecture {spec.arch!r} with its spec's arch_kwargs: "
                                  f"{what} {names[0]!r}{detail}{more}")
+    floats = {name for name, t in net.state_dict().items() if t.is_floating_point()}
+    wrong_type = sorted(n for n, (_, dtype) in tensors.items() if (n in floats) != (dtype in FLOAT_DTYPES))
+    if wrong_type:
+        name = wrong_type[0]
+        raise ModelFileError(f"{where}: weights do not fit architecture {spec.arch!r}: the tensor {name!r} is of type "
+                             f"{tensors[name][1]}, expected {'a float type' if name in floats else 'an integer type'}")
     if spec.task == "generation" and getattr(net, "n_classes", 0) != len(spec.labels or ()):
         raise fail(where, "labels", f"names {len(spec.labels or ())} classes, but the network has "
                                     f"{getattr(net, 'n_classes', 0)}")
