@@ -82,7 +82,7 @@ HOSTILE = [
     ("translator", "[1, 2]", "must be a JSON object"),
     ("translator", "null", "must be a JSON object"),
     ("translator", "{not json", "not valid JSON"),
-    ("translator", {"size_multiple": 0}, "'size_multiple' must be in [1, 1024]"),
+    ("translator", {"size_multiple": 0}, "'size_multiple' must be in [1, 64]"),
     ("translator", {"size_multiple": 1}, "promises"),  # the ResNet needs 4
     ("translator", {"value_range": ["a", "b"]}, "'value_range' must be [low, high]"),
     ("translator", {"value_range": [1, -1]}, "'value_range'"),

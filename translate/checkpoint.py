@@ -205,10 +205,13 @@ def read_spec(path: str | Path, task: str | tuple[str, ...] | None = None) -> Mo
     size it promises (translate.spec_check), without loading the weights. ModelFileError otherwise; also
     when the model is not of `task` (one of them; None accepts any)."""
     path = Path(path)
+    from translate.nets import GENERATORS
+
     metadata, _, shapes = _open_checked(path, MODEL_FORMAT, with_tensors=False)
     spec = ModelSpec.from_json(metadata.get("spec"), path)
     check_task(path, spec, task)
     spec_check.check_network(path, spec, shapes)
+    spec_check.check_output(path, spec, GENERATORS[spec.arch](**spec.arch_kwargs).eval())
     return spec
 
 
@@ -240,7 +243,8 @@ def load_model(
     except (TypeError, RuntimeError, ValueError) as err:  # shapes fit; a tensor of a type that cannot be copied
         problem = str(err).splitlines()[0]
         raise ModelFileError(f"{path}: weights do not fit architecture {spec.arch!r} ({problem})") from None
-    return net.to(device).eval(), spec
+    spec_check.check_output(path, spec, net.eval())
+    return net.to(device), spec
 
 
 # Training states -------------------------------------------------------------------------------

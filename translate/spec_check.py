@@ -2,10 +2,11 @@
 
 Model files travel between people, so a spec is untrusted input: every field is checked for type, range and
 allowed values (names must be safe as parts of file names: the target domain names output files), and then
-against the network itself. The architecture is built on PyTorch's "meta" device (shapes only, no memory),
-its parameter names and shapes are compared with the file's tensors before anything is loaded, and a
-shape-only forward pass at the size the spec promises checks its channels, scale, size multiple and image
-size: a spec that lies about them is refused instead of giving a silently wrong output. Every problem is a
+against the network itself. The architecture is first built on PyTorch's "meta" device (shapes only, no
+memory, so hostile sizes cost nothing) and its parameter names, shapes and types are compared with the file's
+tensors before anything is loaded; the real network, whose size the file's tensors then bound, runs once at
+the smallest input the spec promises to take, which checks its channels, scale, size multiple and image size:
+a spec that lies about them is refused instead of giving a silently wrong output. Every problem is a
 ModelFileError of one line naming the file and the field.
 """
 
@@ -20,6 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 from translate.errors import ModelFileError
 
@@ -28,7 +30,9 @@ IMAGE_TASKS = ("translation", "super-resolution")
 MAX_INT = 4096
 """Largest accepted integer in a spec (channels, widths, blocks, sizes): far above any real generator, and
 small enough that building the network to check it stays quick."""
-MAX_SIZE_MULTIPLE = 1024
+MAX_SIZE_MULTIPLE = {"unet": 1024}
+"""Largest size multiple per architecture (default 64): a U-Net of 10 levels needs 1024; the others need 4 at
+most. The output check runs the network at two multiples, so this also bounds its cost."""
 MAX_SCALE = 16
 MAX_NAME = 100
 MAX_LABELS = 1000
@@ -168,7 +172,7 @@ def check_fields(data: Any) -> dict[str, Any]:
     out["scale"] = _int(data, "scale", 1, MAX_SCALE, default=1)
     if task != "super-resolution" and out["scale"] != 1:
         raise SpecError("scale", f"must be 1 for a {task} model, got {out['scale']}")
-    out["size_multiple"] = _int(data, "size_multiple", 1, MAX_SIZE_MULTIPLE, default=1)
+    out["size_multiple"] = _int(data, "size_multiple", 1, MAX_SIZE_MULTIPLE.get(arch, 64), default=1)
     out["domains"] = _names(data, "domains", 2)
     out["labels"] = _names(data, "labels", None)
     out["latent_dim"] = _int(data, "latent_dim", 1, MAX_INT, required=task == "generation")
@@ -234,6 +238,7 @@ def check_output(where: object, spec: Any, run: Callable[..., Any]) -> None:
             f"promises {_dims(promised_output(spec))}; check scale, size_multiple, channels and image_size in its spec")
 
 
+@torch.no_grad()
 def _run_promised(spec: Any, run: Callable[..., Any]) -> Any:
     if spec.task == "generation":
         z = torch.zeros(promised_input(spec))
@@ -249,14 +254,28 @@ FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")
 """safetensors dtype names that load into floating-point parameters (half-precision weights are fine)."""
 
 
+class _ShapesOnly(TorchFunctionMode):
+    """Skips random initialisation of meta tensors, which have no values to fill: PyTorch's meta version of
+    normal_ imports its compiler on first use, seconds of start-up for every command."""
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        kwargs = kwargs or {}
+        if func in (torch.Tensor.normal_, torch.nn.init.normal_):
+            tensor = args[0] if args else kwargs.get("tensor")
+            if isinstance(tensor, torch.Tensor) and tensor.is_meta:
+                return tensor
+        return func(*args, **kwargs)
+
+
 def check_network(where: object, spec: Any, tensors: Mapping[str, tuple[tuple[int, ...], str]]) -> None:
     """Build `spec`'s network on the meta device and check it against the file's tensors ({name: (shape,
-    safetensors dtype)}) and the output size its spec promises; ModelFileError naming `where` otherwise."""
+    safetensors dtype)}); ModelFileError naming `where` otherwise. Then :func:`check_output` on the real
+    network, which these checks bound to the size of the file's tensors."""
     from translate.nets import GENERATORS
 
     try:
         # hostile sizes (0 channels) make PyTorch warn; the checks below turn them into one clear error
-        with torch.device("meta"), warnings.catch_warnings():
+        with torch.device("meta"), _ShapesOnly(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             net = GENERATORS[spec.arch](**spec.arch_kwargs).eval()
     except Exception as err:  # noqa: BLE001 - the constructors raise many types for values they refuse
@@ -283,4 +302,3 @@ def check_network(where: object, spec: Any, tensors: Mapping[str, tuple[tuple[in
     if spec.task == "generation" and getattr(net, "n_classes", 0) != len(spec.labels or ()):
         raise fail(where, "labels", f"names {len(spec.labels or ())} classes, but the network has "
                                     f"{getattr(net, 'n_classes', 0)}")
-    check_output(where, spec, lambda *inputs: net(*(t.to("meta") for t in inputs)))
