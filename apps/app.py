@@ -11,4 +11,4 @@ from translate.hub import fetch_folders
 if __name__ == "__main__":
     folders = fetch_folders([os.environ["MODELS_DIR"]]) if os.environ.get("MODELS_DIR") else None
     host, port = os.environ.get("HOST", "0.0.0.0"), int(os.environ.get("PORT", "7860"))
-    build_app(folders).launch(server_name=host, server_port=port, max_file_size="25mb", show_error=True)
+    build_app(folders).launch(server_name=host, server_port=port, max_file_size="25mb")

@@ -30,12 +30,54 @@ def load(path: str, provider: str) -> tuple[ort.InferenceSession, dict]:
     meta = session.get_modelmeta().custom_metadata_map
     if "gan_translate_spec" not in meta:
         sys.exit(f"error: {path}: not a gan-translate export (no gan_translate_spec metadata)")
-    spec = json.loads(meta["gan_translate_spec"])
-    if spec["task"] not in ("translation", "super-resolution"):
-        sys.exit(f"error: {path}: a {spec['task']} model does not translate images")
+    try:
+        spec = json.loads(meta["gan_translate_spec"])
+    except ValueError:
+        sys.exit(f"error: {path}: its gan_translate_spec is not valid JSON")
+    if not isinstance(spec, dict) or spec.get("task") not in ("translation", "super-resolution"):
+        sys.exit(f"error: {path}: its spec does not describe a translation or super-resolution model")
+    check(path, spec, meta)
     spec["tile"] = int(meta.get("recommended_tile", 512))
     spec["overlap"] = int(meta.get("recommended_tile_overlap", 32))
+    check_output(path, session, spec)
     return session, spec
+
+
+def check(path: str, spec: dict, meta: dict) -> None:
+    """Exit with one line unless the spec fields this script uses have sane types and ranges: model files come
+    from other people, and a wrong value would give a wrong image or a crash."""
+
+    def whole(value: object, low: int, high: int) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+    value_range = spec.get("value_range")
+    problems = {
+        "size_multiple": whole(spec.get("size_multiple"), 1, 1024),
+        "scale": whole(spec.get("scale"), 1, 16),
+        "value_range": isinstance(value_range, list) and len(value_range) == 2
+        and all(whole(v, -10**4, 10**4) or isinstance(v, float) and abs(v) <= 1e4 for v in value_range)
+        and value_range[0] < value_range[1],
+        "recommended_tile": str(meta.get("recommended_tile", "512")).isdigit(),
+        "recommended_tile_overlap": str(meta.get("recommended_tile_overlap", "32")).isdigit(),
+    }
+    for field, ok in problems.items():
+        if not ok:
+            sys.exit(f"error: {path}: the spec field {field!r} is missing or out of range")
+
+
+def check_output(path: str, session: ort.InferenceSession, spec: dict) -> None:
+    """One run at the smallest size the spec promises: the output must be that size times the spec's scale."""
+    m, s = spec["size_multiple"], spec["scale"]
+    h = m if spec.get("arch") == "unet" or m == 1 else 2 * m
+    x = np.zeros((1, 3, h, h + m), np.float32)
+    try:
+        shape = session.run(None, {session.get_inputs()[0].name: x})[0].shape
+    except Exception as err:  # noqa: BLE001 - onnxruntime raises its own untyped errors
+        sys.exit(f"error: {path}: fails on a {h}x{h + m} input, a size its spec promises to take "
+                 f"({str(err).splitlines()[0][:200] if str(err) else type(err).__name__})")
+    if tuple(shape) != (1, 3, h * s, (h + m) * s):
+        sys.exit(f"error: {path}: turns a {h}x{h + m} input into {shape[-2]}x{shape[-1]}, but its spec promises "
+                 f"{h * s}x{(h + m) * s} (scale {s})")
 
 
 def run_padded(session: ort.InferenceSession, spec: dict, x: np.ndarray) -> np.ndarray:

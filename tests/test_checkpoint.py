@@ -20,10 +20,11 @@ from translate.errors import ModelFileError
 from translate.nets import MLPGenerator
 
 KWARGS = {"latent_dim": 6, "image_size": 4, "channels": 3, "hidden": 8, "n_layers": 2}
+CONDITIONAL = {**KWARGS, "n_classes": 2}  # the model files here name two classes
 
 
 def _spec(**changes) -> ModelSpec:
-    values = dict(task="generation", arch="mlp", arch_kwargs=KWARGS, in_channels=6, out_channels=3,
+    values = dict(task="generation", arch="mlp", arch_kwargs=CONDITIONAL, in_channels=6, out_channels=3,
                   latent_dim=6, image_size=4, labels=("a", "b"))
     values.update(changes)
     return ModelSpec(**values)
@@ -31,7 +32,7 @@ def _spec(**changes) -> ModelSpec:
 
 def _model_file(tmp_path: Path, name: str = "g.safetensors", **changes) -> tuple[Path, MLPGenerator]:
     torch.manual_seed(0)
-    net = MLPGenerator(**KWARGS)
+    net = MLPGenerator(**CONDITIONAL)
     return save_model(tmp_path / name, net, _spec(**changes)), net
 
 
@@ -43,8 +44,8 @@ def _assert_one_line(err: pytest.ExceptionInfo, path: Path, text: str) -> None:
 def test_save_load_gives_identical_outputs(tmp_path):
     path, net = _model_file(tmp_path)
     loaded, spec = load_model(path, task="generation")
-    z = torch.randn(5, 6)
-    assert torch.equal(net.eval()(z), loaded(z))
+    z, labels = torch.randn(5, 6), torch.tensor([0, 1, 1, 0, 1])
+    assert torch.equal(net.eval()(z, labels), loaded(z, labels))
     assert spec == read_spec(path) and spec.labels == ("a", "b") and spec.value_range == (-1.0, 1.0)
     assert not loaded.training
 
@@ -64,7 +65,7 @@ def test_unknown_architecture(tmp_path):
 
 
 def test_weights_not_matching_architecture(tmp_path):
-    path, _ = _model_file(tmp_path, arch_kwargs={**KWARGS, "hidden": 16})
+    path, _ = _model_file(tmp_path, arch_kwargs={**CONDITIONAL, "hidden": 16})
     with pytest.raises(ModelFileError) as err:
         load_model(path)
     _assert_one_line(err, path, "weights do not fit")

@@ -63,7 +63,7 @@ def test_evaluate_gan_command(tmp_path, capsys, monkeypatch, ref, home):
     assert main_gan(["digits", "--n", "20"]) == 0  # a bundled name
     assert "\ndigits " in capsys.readouterr().out
     rgb = ModelSpec(task="generation", arch="dcgan", arch_kwargs={**kwargs, "channels": 3}, in_channels=8,
-                    out_channels=3)
+                    out_channels=3, latent_dim=8, image_size=16)
     save_model(tmp_path / "rgb.safetensors", DCGANGenerator(**{**kwargs, "channels": 3}), rgb)
     assert main_gan([str(tmp_path / "rgb.safetensors")]) == 2
     assert "grayscale digits generator" in capsys.readouterr().err

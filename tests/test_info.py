@@ -7,10 +7,11 @@ from translate.nets import MLPGenerator
 
 def test_info_lists_versions_providers_and_models(tmp_path, capsys):
     kwargs = {"latent_dim": 4, "image_size": 4, "channels": 1, "hidden": 8, "n_layers": 1}
-    spec = ModelSpec(task="generation", arch="mlp", arch_kwargs=kwargs, in_channels=4, out_channels=1)
+    spec = ModelSpec(task="generation", arch="mlp", arch_kwargs=kwargs, in_channels=4, out_channels=1, latent_dim=4,
+                     image_size=4)
     save_model(tmp_path / "digits.safetensors", MLPGenerator(**kwargs), spec)
     (tmp_path / "broken.safetensors").write_bytes(b"garbage")
-    assert main(["--models", str(tmp_path)]) == 0
+    assert main(["--models", str(tmp_path)]) == 2  # everything listed; the unreadable file makes it an error
     out = capsys.readouterr().out
     import torch
 

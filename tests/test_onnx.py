@@ -20,9 +20,10 @@ from translate.onnx import export_onnx, read_spec, session, verify
 REPO = Path(__file__).parent.parent
 SPECS = {
     "mlp": ({"latent_dim": 4, "image_size": 8, "channels": 1, "hidden": 8, "n_layers": 1, "n_classes": 3},
-            {"task": "generation", "latent_dim": 4, "image_size": 8, "labels": ("a", "b", "c")}),
+            {"task": "generation", "latent_dim": 4, "image_size": 8, "labels": ("a", "b", "c"), "in_channels": 4,
+             "out_channels": 1}),
     "dcgan": ({"latent_dim": 4, "image_size": 16, "channels": 3, "ngf": 4},
-              {"task": "generation", "latent_dim": 4, "image_size": 16}),
+              {"task": "generation", "latent_dim": 4, "image_size": 16, "in_channels": 4}),
     "srresnet": ({"scale": 3, "n_blocks": 1, "channels": 4},
                  {"task": "super-resolution", "scale": 3, "value_range": (0.0, 1.0)}),
     "resnet": ({"ngf": 4, "n_blocks": 1, "upsample": "transpose"},
@@ -37,7 +38,7 @@ def test_every_generator_exports_and_matches(tmp_path, arch):
     kwargs, extra = SPECS[arch]
     torch.manual_seed(0)
     net = GENERATORS[arch](**kwargs).eval()
-    spec = ModelSpec(arch=arch, arch_kwargs=kwargs, in_channels=3, out_channels=3, **extra)
+    spec = ModelSpec(arch=arch, arch_kwargs=kwargs, **{"in_channels": 3, "out_channels": 3, **extra})
     path = export_onnx(net, spec, tmp_path / "m.onnx")
     results = verify(net, spec, path)
     assert len(results) == 2 and all(diff < 1e-4 for _, diff in results)

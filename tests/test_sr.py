@@ -150,7 +150,8 @@ def test_evaluate_sr_model_and_errors(tmp_path, samples, capsys):
     assert "model PSNR/SSIM" in out and "dB" in out
     kwargs = {"latent_dim": 4, "image_size": 4, "channels": 1, "hidden": 8, "n_layers": 1}
     gen = save_model(tmp_path / "gen.safetensors", MLPGenerator(**kwargs),
-                     ModelSpec(task="generation", arch="mlp", arch_kwargs=kwargs, in_channels=4, out_channels=1))
+                     ModelSpec(task="generation", arch="mlp", arch_kwargs=kwargs, in_channels=4, out_channels=1,
+                               latent_dim=4, image_size=4))
     (tmp_path / "empty").mkdir()
     for args, message in [
         (["--model", str(gen)], "is a generation model; this needs a super-resolution model"),

@@ -8,6 +8,7 @@ so a bad file gets the same one-line message, shown in the page.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from dataclasses import dataclass
@@ -57,6 +58,9 @@ def _scan(folders: list[Path]) -> tuple[list[Entry], list[str]]:
             except UserError as err:
                 problems.append(str(err))
                 continue
+            except Exception as err:  # noqa: BLE001 - one bad file must not take the app down; it is listed
+                problems.append(f"{path}: unreadable ({type(err).__name__})")
+                continue
             if spec.task == "translation" and spec.domains:
                 label = f"{spec.domains[0]} → {spec.domains[1]} ({path.stem})"
             elif spec.task == "super-resolution":
@@ -79,9 +83,9 @@ def to_display(out: Output) -> np.ndarray:
 class Shelf:
     """The models the app serves and the handlers behind each tab (plain methods, tested directly)."""
 
-    def __init__(self, folders: list[Path], device: str = "auto") -> None:
+    def __init__(self, folders: list[Path], device: str = "auto", debug: bool = False) -> None:
         self.entries, self.problems = _scan(folders)
-        self.device = device
+        self.folders, self.device, self.debug = folders, device, debug
         self._cache: dict[Path, Any] = {}
         self._lock = threading.Lock()
 
@@ -89,6 +93,14 @@ class Shelf:
         return [e.label for e in self.entries if e.spec.task == task
                 and (recipe is None or e.spec.recipe == recipe)
                 and (exclude_recipe is None or e.spec.recipe != exclude_recipe)]
+
+    def public(self, message: str) -> str:
+        """`message` as the page may show it: without the server's model folders unless debugging."""
+        if self.debug:
+            return message
+        for folder in self.folders:
+            message = message.replace(f"{folder}{os.sep}", "").replace(f"{folder.resolve()}{os.sep}", "")
+        return message
 
     def entry(self, label: str | None) -> Entry:
         for e in self.entries:
@@ -155,6 +167,8 @@ class Shelf:
         from translate.sampling import class_labels, generate, interpolation, latents
 
         net, spec = self._generator(self.entry(label))
+        if seed is None or not math.isfinite(seed):
+            raise UserError("the seed must be a whole number")
         seed, n = int(seed), int(n)
         if not 1 <= n <= GEN_MAX_SAMPLES:
             raise UserError(f"number of samples must be 1..{GEN_MAX_SAMPLES}")
@@ -196,7 +210,7 @@ class Shelf:
             if card.is_file():
                 parts.append(card.read_text())
         if self.problems:
-            parts.append("### Unreadable files\n" + "\n".join(f"- {p}" for p in self.problems))
+            parts.append("### Unreadable files\n" + "\n".join(f"- {self.public(p)}" for p in self.problems))
         return "\n\n".join(parts)
 
 
@@ -241,8 +255,10 @@ class HeapTrimmer:
             self._trim(0)
 
 
-def build_app(model_folders: list[str | Path] | None = None, device: str = "auto") -> Any:
-    """The Gradio Blocks app serving the models in `model_folders` (default: the bundled models)."""
+def build_app(model_folders: list[str | Path] | None = None, device: str = "auto", debug: bool = False) -> Any:
+    """The Gradio Blocks app serving the models in `model_folders` (default: the bundled models).
+
+    debug: show server paths and exception text in the page (otherwise a visitor sees file names only)."""
     import gradio as gr
 
     trim_heap = HeapTrimmer()
@@ -262,16 +278,17 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
         return component
 
     folders = [Path(f) for f in (model_folders or [bundled_models_dir()])]
-    shelf = Shelf(folders, device)
+    shelf = Shelf(folders, device, debug)
 
     def guarded(method):
         def run(*args):
             try:
                 return method(*args)
             except UserError as err:
-                raise gr.Error(str(err), print_exception=False) from None
+                raise gr.Error(shelf.public(str(err)), print_exception=False) from None
             except (RuntimeError, ValueError, MemoryError) as err:  # a model failure must not kill the server
-                raise gr.Error(f"the model failed on this input ({type(err).__name__}); try a smaller image",
+                detail = f": {str(err).splitlines()[0][:200]}" if debug and str(err) else ""
+                raise gr.Error(f"the model failed on this input ({type(err).__name__}{detail}); try a smaller image",
                                print_exception=True) from None
             finally:
                 trim_heap()
@@ -332,7 +349,7 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
                          api_name="generate")
         with gr.Tab("Models"):
             gr.Markdown(shelf.describe())
-        gr.Markdown(f"<small>{device_line(device)} · models from {', '.join(map(str, folders))}</small>",
-                    elem_id="footer")
+        where = f" · models from {', '.join(map(str, folders))}" if debug else ""
+        gr.Markdown(f"<small>{device_line(device)}{where}</small>", elem_id="footer")
     app.queue(default_concurrency_limit=max(1, (os.cpu_count() or 2) // 2), max_size=32)
     return app

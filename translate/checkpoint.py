@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import stat
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -22,13 +24,19 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as save_tensors_to_bytes
 from torch import nn
 
-from translate import __version__
+from translate import __version__, spec_check
 from translate.errors import ModelFileError
+from translate.spec_check import TASKS
 
 MODEL_FORMAT = "gan-translate/model"
 STATE_FORMAT = "gan-translate/train-state"
-TASKS = ("translation", "super-resolution", "generation")
 _PICKLE_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin", ".pkl", ".pickle")
+INCOMPLETE = ".incomplete-"
+"""In the name of a temporary file being written (".NAME.incomplete-XXXX.tmp"): a person who finds one after a
+crash can tell what it is, and a resumed run removes them (:func:`remove_interrupted_writes`)."""
+_INTERRUPTED = re.compile(r"^\..+(\.incomplete-[^/]+\.tmp|\.[A-Za-z0-9_]{8}\.tmp|\.tmp-\d+)$")
+"""Temporary files of interrupted writes: this version's names, and those older versions left
+(".NAME.XXXXXXXX.tmp" from atomic_write, ".NAME.tmp-PID" from write_image)."""
 
 
 @dataclass(frozen=True)
@@ -79,13 +87,9 @@ class ModelSpec:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> ModelSpec:
-        data = json.loads(text)
-        for key in ("value_range", "domains", "labels"):
-            if data.get(key) is not None:
-                data[key] = tuple(data[key])
-        known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in data.items() if k in known})
+    def from_json(cls, text: str, where: object = "model spec") -> ModelSpec:
+        """The spec in `text`, every field checked (translate.spec_check); ModelFileError naming `where`."""
+        return cls(**spec_check.parse(text, where))
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
@@ -96,7 +100,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}{INCOMPLETE}", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -115,6 +119,19 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
+def remove_interrupted_writes(folder: str | Path) -> list[Path]:
+    """Delete the temporary files that writes killed before their rename left in `folder` (not recursive);
+    returns them. Only for folders one process owns (a run folder being resumed): a live writer's temporary
+    file there would be removed too."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = [p for p in folder.iterdir() if _INTERRUPTED.match(p.name) and p.is_file() and not p.is_symlink()]
+    for p in removed:
+        p.unlink(missing_ok=True)
+    return removed
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -128,14 +145,29 @@ def _save_safetensors(path: Path, tensors: Mapping[str, torch.Tensor], metadata:
     return atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
+def check_regular_file(path: Path, what: str = "a .safetensors file") -> None:
+    """ModelFileError unless `path` is a regular file (a symlink to one is fine), decided by stat() before
+    anything opens it: opening a FIFO blocks until someone writes to it, a device can be endless."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: no such file") from None
+    except OSError as err:
+        raise ModelFileError(f"{path}: cannot be read ({err.strerror or err})") from None
+    if stat.S_ISDIR(mode):
+        raise ModelFileError(f"{path}: is a folder, expected {what}")
+    if not stat.S_ISREG(mode):
+        kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
+        raise ModelFileError(f"{path}: is {kind}, expected {what}")
+
+
 def _open_checked(
     path: Path, expected_format: str, with_tensors: bool = True
-) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
-    """Read metadata (and tensors) of one of our safetensors files, or raise ModelFileError."""
-    if not path.exists():
-        raise ModelFileError(f"{path}: no such file")
-    if path.is_dir():
-        raise ModelFileError(f"{path}: is a folder, expected a .safetensors file")
+) -> tuple[dict[str, str], dict[str, torch.Tensor], dict[str, tuple[tuple[int, ...], str]]]:
+    """Read metadata, tensor shapes and dtypes ("F32", "I64", ...) (and tensors) of one of our safetensors files,
+    or raise ModelFileError."""
+    check_regular_file(path)
     with open(path, "rb") as f:
         head = f.read(8)
     if path.suffix.lower() in _PICKLE_SUFFIXES or head[:2] == b"\x80\x02" or head[:4] == b"PK\x03\x04":
@@ -146,8 +178,9 @@ def _open_checked(
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             metadata = f.metadata() or {}
-            names = list(f.keys()) if with_tensors else []
-            tensors = {k: f.get_tensor(k) for k in names}
+            names = list(f.keys())
+            shapes = {k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype()) for k in names}
+            tensors = {k: f.get_tensor(k) for k in shapes} if with_tensors else {}
     except (SafetensorError, OSError, ValueError, RuntimeError) as err:
         problem = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise ModelFileError(f"{path}: not a readable safetensors file, corrupt or truncated ({problem})") from None
@@ -158,7 +191,7 @@ def _open_checked(
         if found == MODEL_FORMAT:
             raise ModelFileError(f"{path}: is a model file, not a training state; pass the run folder to --resume")
         raise ModelFileError(f"{path}: a safetensors file without a gan-translate description; not one of our files")
-    return metadata, tensors
+    return metadata, tensors, shapes
 
 
 def save_model(path: str | Path, net: nn.Module, spec: ModelSpec) -> Path:
@@ -167,18 +200,19 @@ def save_model(path: str | Path, net: nn.Module, spec: ModelSpec) -> Path:
     return _save_safetensors(Path(path), state, {"format": MODEL_FORMAT, "spec": spec.to_json()})
 
 
-def read_spec(path: str | Path) -> ModelSpec:
-    """The spec of a model file, without building the network."""
+def read_spec(path: str | Path, task: str | tuple[str, ...] | None = None) -> ModelSpec:
+    """The spec of a model file, every field checked and checked against the file's tensors and the output
+    size it promises (translate.spec_check), without loading the weights. ModelFileError otherwise; also
+    when the model is not of `task` (one of them; None accepts any)."""
     path = Path(path)
-    metadata, _ = _open_checked(path, MODEL_FORMAT, with_tensors=False)
-    return _parse_spec(path, metadata)
+    from translate.nets import GENERATORS
 
-
-def _parse_spec(path: Path, metadata: dict[str, str]) -> ModelSpec:
-    try:
-        return ModelSpec.from_json(metadata["spec"])
-    except (KeyError, TypeError, ValueError) as err:
-        raise ModelFileError(f"{path}: model description is unreadable ({err})") from None
+    metadata, _, shapes = _open_checked(path, MODEL_FORMAT, with_tensors=False)
+    spec = ModelSpec.from_json(metadata.get("spec"), path)
+    check_task(path, spec, task)
+    spec_check.check_network(path, spec, shapes)
+    spec_check.check_output(path, spec, GENERATORS[spec.arch](**spec.arch_kwargs).eval())
+    return spec
 
 
 def check_task(path: str | Path, spec: ModelSpec, task: str | tuple[str, ...] | None) -> None:
@@ -193,26 +227,24 @@ def load_model(
 ) -> tuple[nn.Module, ModelSpec]:
     """Rebuild the network stored in a model file; returns (net in eval mode on `device`, spec).
 
-    task: the task(s) the caller can use; a model of another task raises ModelFileError.
+    task: the task(s) the caller can use; a model of another task raises ModelFileError. The spec and the
+    tensors are checked (see :func:`read_spec`) before any weight is loaded.
     """
     from translate.nets import GENERATORS
 
     path = Path(path)
-    metadata, tensors = _open_checked(path, MODEL_FORMAT)
-    spec = _parse_spec(path, metadata)
+    metadata, tensors, shapes = _open_checked(path, MODEL_FORMAT)
+    spec = ModelSpec.from_json(metadata.get("spec"), path)
     check_task(path, spec, task)
-    if spec.arch not in GENERATORS:
-        raise ModelFileError(
-            f"{path}: unknown architecture {spec.arch!r} (known: {', '.join(sorted(GENERATORS))}); "
-            "it may need a newer gan-translate"
-        )
+    spec_check.check_network(path, spec, shapes)
+    net = GENERATORS[spec.arch](**spec.arch_kwargs)
     try:
-        net = GENERATORS[spec.arch](**spec.arch_kwargs)
         net.load_state_dict(tensors, strict=True)
-    except (TypeError, RuntimeError, ValueError) as err:
+    except (TypeError, RuntimeError, ValueError) as err:  # shapes fit; a tensor of a type that cannot be copied
         problem = str(err).splitlines()[0]
         raise ModelFileError(f"{path}: weights do not fit architecture {spec.arch!r} ({problem})") from None
-    return net.to(device).eval(), spec
+    spec_check.check_output(path, spec, net.eval())
+    return net.to(device), spec
 
 
 # Training states -------------------------------------------------------------------------------
@@ -268,7 +300,7 @@ def save_state(path: str | Path, state: Mapping[str, Any]) -> Path:
 def load_state(path: str | Path) -> dict[str, Any]:
     """Read a training state written by :func:`save_state` (tensors on CPU)."""
     path = Path(path)
-    metadata, tensors = _open_checked(path, STATE_FORMAT)
+    metadata, tensors, _ = _open_checked(path, STATE_FORMAT)
     try:
         return unpack(json.loads(metadata["state"]), tensors)
     except (KeyError, ValueError) as err:

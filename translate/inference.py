@@ -66,6 +66,8 @@ class Translator:
         self.net, self.spec, self.device, self.backend = net, spec, device, backend
         self.tile = recommended_tile(spec) if tile is None else tile
         self.tile_overlap = recommended_overlap(spec) if tile_overlap is None else tile_overlap
+        if self.tile < 0:
+            raise ConfigError(f"--tile must be 0 (never tile) or a positive side in pixels, got {self.tile}")
         if self.tile and not 0 <= self.tile_overlap < self.tile:
             raise ConfigError(f"--tile-overlap must be in [0, tile), got {self.tile_overlap} with tile {self.tile}")
         self.dtype = torch.float16 if half else torch.float32

@@ -18,7 +18,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from translate.checkpoint import ModelSpec, atomic_write
+from translate import spec_check
+from translate.checkpoint import ModelSpec, atomic_write, check_regular_file
 from translate.errors import ModelFileError, UserError
 from translate.inference import recommended_overlap, recommended_tile
 
@@ -115,8 +116,7 @@ def session(path: str | Path, provider: str = "auto", threads: int = 0) -> Any:
     import onnxruntime as ort
 
     path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"{path}: no such file")
+    check_regular_file(path, "an .onnx file")
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = threads
@@ -137,10 +137,15 @@ def session(path: str | Path, provider: str = "auto", threads: int = 0) -> Any:
 
 
 def read_spec(sess: Any, path: str | Path) -> ModelSpec:
+    """The spec an .onnx export carries, every field checked (translate.spec_check), and checked against the
+    graph by one run at the smallest input size the spec promises to take: an export whose spec lies about
+    its scale, size multiple or channels is refused rather than giving a wrong image. ModelFileError."""
     props = sess.get_modelmeta().custom_metadata_map
     if "gan_translate_spec" not in props:
         raise ModelFileError(f"{path}: an ONNX file without a gan-translate spec; export it with export-onnx")
-    return ModelSpec.from_json(props["gan_translate_spec"])
+    spec = ModelSpec.from_json(props["gan_translate_spec"], path)
+    spec_check.check_output(path, spec, OnnxNet(sess))
+    return spec
 
 
 class OnnxNet:

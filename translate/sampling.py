@@ -10,9 +10,16 @@ from torch import nn
 from translate.checkpoint import ModelSpec
 from translate.errors import ConfigError
 
+SEED_RANGE = (-(2**63), 2**64 - 1)
+
 
 def latents(spec: ModelSpec, seeds: list[int]) -> torch.Tensor:
-    """(len(seeds), latent_dim) standard normal vectors, each fixed by its seed."""
+    """(len(seeds), latent_dim) standard normal vectors, each fixed by its seed (an integer PyTorch's
+    generator takes: -2**63 to 2**64 - 1)."""
+    for seed in seeds:
+        if not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
+            shown = seed if abs(seed) < 10**20 else f"of {len(str(abs(seed)))} digits"
+            raise ConfigError(f"seed {shown} is out of range; seeds are integers from -2**63 to 2**64 - 1")
     return torch.stack([torch.randn(spec.latent_dim, generator=torch.Generator().manual_seed(s)) for s in seeds])
 
 

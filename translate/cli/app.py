@@ -17,16 +17,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--share", action="store_true", help="also open a public Gradio share link")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--max-file-size", default="25mb", help="largest upload (default 25mb)")
+    parser.add_argument("--debug", action="store_true",
+                        help="show server paths and error details in the page (never on a public server)")
     args = parse(parser, argv)
 
     def body() -> int:
         from translate.app import build_app
         from translate.hub import fetch_folders
 
-        app = build_app(fetch_folders(args.models), device=args.device)
+        app = build_app(fetch_folders(args.models), device=args.device, debug=args.debug)
         print(f"serving on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
         app.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=args.max_file_size,
-                   show_error=True, quiet=True)
+                   show_error=args.debug, quiet=True)
         return 0
 
     return run_cli(body)

@@ -45,7 +45,7 @@ def onnxruntime_providers() -> tuple[str, list[tuple[str, str]]]:
     return ort.__version__, results
 
 
-def report(models_dir: str | None = None) -> str:
+def report(models_dir: str | None = None) -> tuple[str, int]:
     import torch
     import torchvision
 
@@ -81,7 +81,7 @@ def report(models_dir: str | None = None) -> str:
         domains = f" {e.spec.domains[0]} -> {e.spec.domains[1]}" if e.spec.domains else ""
         lines.append(f"  {e.name}: {e.spec.task}{extra}{domains}, {e.spec.arch}, {e.size_bytes / 1e6:.1f} MB")
     lines += [f"  unreadable: {p}" for p in problems]
-    return "\n".join(lines)
+    return "\n".join(lines), len(problems)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -90,7 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(parser, argv)
 
     def body() -> int:
-        print(report(args.models))
-        return 0
+        text, unreadable = report(args.models)
+        print(text)
+        return 2 if unreadable else 0  # an unreadable model file is an error, as in every other command
 
     return run_cli(body)

@@ -110,6 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 continue
             try:
                 decoded = read_image(source, keep_alpha=args.format != "jpg")
+                if decoded.frames > 1:
+                    print(f"note: {source}: has {decoded.frames} frames (animated or multi-page); translating the "
+                          "first only", file=sys.stderr)
                 if args.resize:
                     w, h = decoded.size
                     factor = args.resize / max(w, h)

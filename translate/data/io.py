@@ -8,8 +8,10 @@ every way a file can be bad into one :class:`~translate.errors.ImageError` namin
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
+import stat
 import struct
 import warnings
 from collections.abc import Iterator
@@ -43,6 +45,7 @@ class DecodedImage:
         else None (transparency is then composited on white).
     grayscale: the file itself was single-channel (so a caller can give back a gray-looking result).
     bit_depth: 8 or 16, the precision of the file's samples.
+    frames: how many frames the file holds (animated GIF/PNG/WebP, multi-page TIFF); pixels are the first.
     """
 
     path: Path
@@ -50,6 +53,7 @@ class DecodedImage:
     alpha: np.ndarray | None
     grayscale: bool
     bit_depth: int
+    frames: int = 1
 
     @property
     def size(self) -> tuple[int, int]:
@@ -109,15 +113,14 @@ def read_image(
     path = Path(path)
     if mode not in ("RGB", "L"):
         raise ValueError(f"mode must be 'RGB' or 'L', got {mode!r}")
-    if not path.exists():
-        raise ImageError(f"{path}: no such file")
-    if path.is_dir():
-        raise ImageError(f"{path}: is a folder, expected an image file")
-    if path.stat().st_size == 0:
-        raise ImageError(f"{path}: empty file (0 bytes)")
+    _check_regular_file(path)
     with _decoding(path), warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
+        # Pillow warns about damaged EXIF blocks and reads what it can; the orientation is then the default,
+        # and its warning lines would only clutter the one-line-per-file output
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
         with Image.open(path) as im:
+            frames = max(1, int(getattr(im, "n_frames", 1)))
             width, height = im.size
             if width * height > max_pixels:
                 raise ImageError(
@@ -141,7 +144,26 @@ def read_image(
         alpha = None
     if mode == "L":
         rgb = to_gray(rgb)
-    return DecodedImage(path, np.ascontiguousarray(rgb, dtype=np.float32), alpha, grayscale, bit_depth)
+    return DecodedImage(path, np.ascontiguousarray(rgb, dtype=np.float32), alpha, grayscale, bit_depth, frames)
+
+
+def _check_regular_file(path: Path) -> None:
+    """ImageError unless `path` is a non-empty regular file (or a symlink to one), decided by stat() before
+    anything opens it: opening a FIFO blocks until someone writes to it, a device can be endless."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except OSError as err:
+        raise ImageError(f"{path}: cannot be read ({err.strerror or err})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ImageError(f"{path}: is a folder, expected an image file")
+    if not stat.S_ISREG(info.st_mode):
+        kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(info.st_mode) else "a socket" if stat.S_ISSOCK(info.st_mode)
+                else "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else "not a regular file")
+        raise ImageError(f"{path}: is {kind}, expected an image file")
+    if info.st_size == 0:
+        raise ImageError(f"{path}: empty file (0 bytes)")
 
 
 def read_size(path: str | Path) -> tuple[int, int]:
@@ -149,9 +171,12 @@ def read_size(path: str | Path) -> tuple[int, int]:
     the header alone: a quick check of many files before decoding them. ImageError if it has no readable
     header."""
     path = Path(path)
-    with _decoding(path), Image.open(path) as im:
-        width, height = im.size
-        orientation = im.getexif().get(_EXIF_ORIENTATION, 1)
+    _check_regular_file(path)
+    with _decoding(path), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+        with Image.open(path) as im:
+            width, height = im.size
+            orientation = im.getexif().get(_EXIF_ORIENTATION, 1)
     return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
 
 
@@ -273,7 +298,7 @@ def write_image(
             pixels = np.squeeze(base * alpha[..., None] + (1.0 - alpha[..., None]))
             alpha = None
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.incomplete-{os.getpid()}.tmp")  # named as checkpoint.INCOMPLETE says
     try:
         if bits == 16:
             _write_png16(tmp, pixels, alpha)
@@ -284,15 +309,25 @@ def write_image(
             array = np.stack(channels, axis=-1) if len(channels) > 1 else channels[0]
             array = np.round(array * 255.0).astype(np.uint8)
             options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
-            try:
-                Image.fromarray(array).save(tmp, format=fmt, **options)
-            except (OSError, ValueError) as err:
-                raise ImageError(f"{path}: could not write it ({str(err).splitlines()[0] or type(err).__name__})") \
-                    from None
+            Image.fromarray(array).save(tmp, format=fmt, **options)
         os.replace(tmp, path)
+    except (OSError, ValueError) as err:
+        raise ImageError(f"{path}: could not write it ({_write_problem(err)})") from None
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _write_problem(err: Exception) -> str:
+    """A short reason for a failed write, saying "disk full" in words whatever layer noticed it."""
+    code = getattr(err, "errno", None)
+    if code == errno.ENOSPC:
+        return "disk full"
+    if code == errno.EDQUOT:
+        return "disk quota exceeded"
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
 
 
 def _write_png16(path: Path, pixels: np.ndarray, alpha: np.ndarray | None) -> None:
@@ -308,4 +343,5 @@ def _write_png16(path: Path, pixels: np.ndarray, alpha: np.ndarray | None) -> No
     ok, encoded = cv2.imencode(".png", np.ascontiguousarray(np.squeeze(data, axis=2) if data.shape[2] == 1 else data))
     if not ok:
         raise ImageError(f"{path}: could not encode 16-bit PNG")
-    encoded.tofile(path)
+    with open(path, "wb") as f:  # not ndarray.tofile, whose short-write error names neither file nor cause
+        f.write(encoded.tobytes())

@@ -75,6 +75,18 @@ def check_range(name: str, value: float, low: float, high: float | None = None) 
         raise ConfigError(f"{name} must be {bounds}, got {value}")
 
 
+def check_names(names: tuple[str, ...]) -> None:
+    """ConfigError unless each domain name can go into model files: loading checks them as file-name parts
+    (translate.spec_check), and a model saved with a name it refuses could not be used."""
+    from translate.spec_check import SpecError, safe_name
+
+    for i, name in enumerate(names):
+        try:
+            safe_name(name, f"names[{i}]")
+        except SpecError as err:
+            raise ConfigError(str(err)) from None
+
+
 def check_adam(lr: float, beta1: float, beta2: float, lr_name: str = "lr") -> None:
     if lr <= 0:
         raise ConfigError(f"{lr_name} must be positive, got {lr}")

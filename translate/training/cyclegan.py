@@ -20,7 +20,7 @@ from translate.losses import ADVERSARIAL_LOSSES, adversarial_loss
 from translate.nets import DISCRIMINATORS, GENERATORS
 from translate.nets.layers import NORMS
 from translate.nets.resnet import UPSAMPLES
-from translate.training.config import MAX_LOAD_SIDE, check_adam, check_choice, check_range, option
+from translate.training.config import MAX_LOAD_SIDE, check_adam, check_choice, check_names, check_range, option
 from translate.training.recipe import Recipe, TrainContext
 
 
@@ -105,6 +105,7 @@ class CycleganConfig:
         check_adam(self.lr, self.beta1, self.beta2)
         if self.names and len(self.names) != 2:
             raise ConfigError(f"names must be two domain names, got {list(self.names)}")
+        check_names(self.names)
 
     def domain_folders(self) -> tuple[Path, Path]:
         if self.dataroot:
@@ -143,6 +144,7 @@ class CycleganRecipe(Recipe):
             self.names = (left or "A", right or "B")
         else:
             self.names = (self.domain_a.name, self.domain_b.name)
+        check_names(self.names)
         self.data = UnalignedPairs(self.domain_a, self.domain_b, config.crop, config.load_size, config.scale_jitter,
                                    config.flip, config.min_items)
         self.g_kwargs = {"ngf": config.ngf, "n_blocks": config.n_blocks, "norm": config.norm,

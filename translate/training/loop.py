@@ -38,7 +38,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader
 
-from translate.checkpoint import atomic_write, load_state, save_model, save_state
+from translate.checkpoint import atomic_write, load_state, remove_interrupted_writes, save_model, save_state
 from translate.data.io import write_image
 from translate.errors import ConfigError, UserError
 from translate.training.config import LoopConfig, to_dict
@@ -192,6 +192,10 @@ class _Run:
                     f"--resume {self.out}: that run was trained by recipe {saved.get('recipe')!r}, "
                     f"not {self.recipe_cls.name!r}; use train-{saved.get('recipe')}"
                 )
+            if self.is_main:
+                for folder in (self.out, self.out / "models", self.out / "samples"):
+                    for leftover in remove_interrupted_writes(folder):
+                        self.log(f"removed {leftover}, left by an interrupted write")
         elif state.exists():
             raise ConfigError(
                 f"{self.out} already holds a run; continue it with --resume {self.out} or pick another --out"
@@ -418,10 +422,11 @@ class _Run:
             "recipe_state": recipe.state_dict(),
             "rng": gathered,
         }
+        # the state first: a kill between the two writes then leaves models/ behind the checkpoint, never ahead
+        save_state(self.out / STATE_FILE, state)
         for stem, (net, spec) in recipe.model_files().items():
             save_model(self.out / "models" / f"{stem}.safetensors", net,
                        dataclasses.replace(spec, recipe=recipe.name, step=step))
-        save_state(self.out / STATE_FILE, state)
 
     def _load(self, recipe: Recipe, ctx: TrainContext, emas: dict[str, EMA]) -> int:
         try:

@@ -18,7 +18,7 @@ from translate.errors import ConfigError
 from translate.losses import ADVERSARIAL_LOSSES, adversarial_loss
 from translate.nets import DISCRIMINATORS, GENERATORS
 from translate.nets.layers import NORMS
-from translate.training.config import MAX_LOAD_SIDE, check_adam, check_choice, check_range, option
+from translate.training.config import MAX_LOAD_SIDE, check_adam, check_choice, check_names, check_range, option
 from translate.training.recipe import Recipe, TrainContext
 
 
@@ -69,6 +69,7 @@ class Pix2pixConfig:
             raise ConfigError(f"crop {self.crop} must be a multiple of 2**unet_downs = {2**self.unet_downs}")
         if len(self.names) != 2:
             raise ConfigError(f"names must be two domain names, got {list(self.names)}")
+        check_names(self.names)
 
 
 class Pix2pixRecipe(Recipe):
