@@ -112,7 +112,7 @@ def test_a_folder_whose_config_disagrees_is_refused(pair, photo, tmp_path, capsy
     assert err == [f"error: {hub}: config.json and model.safetensors describe different models; re-export the folder"]
     (hub / "config.json").write_text("{not json")
     assert translate_main([str(photo), "--model", str(hub)]) == 2
-    assert capsys.readouterr().err.startswith(f"error: {hub / 'config.json'}: not a gan-translate model config")
+    assert capsys.readouterr().err == f"error: {hub / 'config.json'}: model spec is not valid JSON\n"
     shutil.rmtree(hub / "reverse")
     (hub / "config.json").write_text(json.dumps(config))
     assert translate_main([str(photo), "--model", str(hub), "--direction", "BtoA"]) == 2

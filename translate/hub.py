@@ -40,9 +40,10 @@ def model_in_folder(folder: Path, direction: str = "AtoB") -> Path:
     if not weights.is_file():
         raise ModelFileError(f"{where}: has {CONFIG} but no {WEIGHTS}")
     try:
-        declared = ModelSpec.from_json((where / CONFIG).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, TypeError, ValueError) as err:
+        text = (where / CONFIG).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
         raise ModelFileError(f"{where / CONFIG}: not a gan-translate model config ({err})") from None
+    declared = ModelSpec.from_json(text, where / CONFIG)
     if declared != read_spec(weights):
         raise ModelFileError(f"{where}: {CONFIG} and {WEIGHTS} describe different models; re-export the folder")
     return weights
