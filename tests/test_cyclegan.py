@@ -73,8 +73,8 @@ def _config(a, b, **changes):
 
 
 def _loop(out, **changes):
-    values = dict(out=str(out), steps=6, batch_size=2, workers=0, progress=False, tensorboard=False, log_every=1,
-                  sample_every=6, checkpoint_every=100)
+    values = dict(out=str(out), device="cpu", steps=6, batch_size=2, workers=0, progress=False, tensorboard=False,
+                  log_every=1, sample_every=6, checkpoint_every=100)
     values.update(changes)
     return LoopConfig(**values)
 
@@ -148,8 +148,8 @@ def test_bad_input_is_one_line(tmp_path, capsys, args, message):
     (tmp_path / "allbad" / "x.png").write_bytes(b"garbage")
     (tmp_path / "allbad" / "one" / "y.png").write_bytes(b"more garbage")
     args = [x.format(tmp=tmp_path, a=a, b=b) for x in args]
-    defaults = ["--out", str(tmp_path / "run"), "--steps", "2", "--workers", "0", "--crop", "32", "--load-size",
-                "40", "--ngf", "4", "--n-blocks", "1", "--ndf", "4"]
+    defaults = ["--out", str(tmp_path / "run"), "--device", "cpu", "--steps", "2", "--workers", "0", "--crop", "32",
+                "--load-size", "40", "--ngf", "4", "--n-blocks", "1", "--ndf", "4"]
     try:
         code = main_cyclegan([*defaults, *args])  # later flags win, so the case's own values apply
     except SystemExit as exit_:

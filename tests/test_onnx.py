@@ -126,8 +126,8 @@ def test_torch_free_consumer_matches_translate(tmp_path, samples):
     assert export_main([str(model), "--out", str(tmp_path / "sr.onnx")]) == 0
     source = samples / "realworld_lq" / "0014.jpg"
     ours = tmp_path / "ours"
-    assert translate_main([str(source), "--model", str(tmp_path / "sr.onnx"), "--out", str(ours), "--tile", "64",
-                           "--no-progress"]) == 0
+    assert translate_main(["--device", "cpu", str(source), "--model", str(tmp_path / "sr.onnx"), "--out", str(ours),
+                           "--tile", "64", "--no-progress"]) == 0
     theirs = tmp_path / "theirs.png"
     done = subprocess.run([sys.executable, str(REPO / "export" / "onnx_translate.py"), str(tmp_path / "sr.onnx"),
                            str(source), str(theirs), "--tile", "64"], capture_output=True, text=True)
