@@ -91,3 +91,16 @@ def test_translating_a_file_loads_no_training_module(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.splitlines()[-1]) == [0, []]
     assert (tmp_path / "o" / "in.png").is_file()
+
+
+def test_cuda_graph_compile_modes_are_refused_on_the_cpu(tmp_path, capsys):
+    from toy_recipe import ToyRecipe
+
+    from translate.cli.train import train_main
+
+    args = ["--out", str(tmp_path / "run"), "--device", "cpu", "--steps", "1", "--workers", "0"]
+    assert train_main(ToyRecipe, [*args, "--compile", "--compile-mode", "reduce-overhead"]) == 2
+    err = capsys.readouterr().err
+    assert "records CUDA graphs: it needs a CUDA device" in err and err.count("\n") == 1, err
+    assert train_main(ToyRecipe, [*args, "--compile-mode", "max-autotune"]) == 2
+    assert "pass --compile too" in capsys.readouterr().err

@@ -40,9 +40,9 @@ from torch.utils.data import DataLoader
 
 from translate.checkpoint import atomic_write, load_state, save_model, save_state
 from translate.data.io import write_image
-from translate.device import check_processes_fit, pick_amp_dtype, pick_device
+from translate.device import allow_tf32, check_processes_fit, pick_amp_dtype, pick_device
 from translate.errors import ConfigError, UserError
-from translate.training.config import LoopConfig, to_dict
+from translate.training.config import GRAPH_COMPILE_MODES, LoopConfig, to_dict
 from translate.training.ema import EMA
 from translate.training.recipe import Recipe, TrainContext
 from translate.training.sampler import SeededSampler
@@ -195,6 +195,12 @@ class _Run:
     def run(self) -> Recipe:
         loop = self.loop
         self._check_run_folder()
+        graphs = loop.compile and loop.compile_mode in GRAPH_COMPILE_MODES
+        if graphs and self.device.type != "cuda":
+            raise ConfigError(f"--compile-mode {loop.compile_mode} records CUDA graphs: it needs a CUDA device "
+                              "(use --compile-mode default on the CPU)")
+        if loop.tf32:
+            allow_tf32(self.device)
         amp_dtype = pick_amp_dtype(loop.amp, self.device)
         ctx = TrainContext(self.device, amp_dtype, self.rank, self.world_size, loop.channels_last, loop.steps,
                            resume_dir=self.out if self.resume else None)
@@ -250,6 +256,8 @@ class _Run:
                             group["lr"] = group["base_lr"] * factor
                     for net in recipe.nets.values():
                         net.train()
+                    if graphs:  # the previous step's graph outputs may now be overwritten
+                        torch.compiler.cudagraph_mark_step_begin()
                     losses = recipe.step(to_device(batch, self.device, loop.channels_last), step)
                     for name, ema in emas.items():
                         done = recipe.update_count(name, step)
@@ -294,7 +302,7 @@ class _Run:
             ids = [self.device.index] if self.device.type == "cuda" else None
             net = nn.parallel.DistributedDataParallel(net, device_ids=ids)
         if self.loop.compile:
-            net = torch.compile(net)
+            net = torch.compile(net, mode=self.loop.compile_mode)
         return net
 
     def _agree(self, local: bool) -> bool:
