@@ -275,3 +275,23 @@ def test_list_images(tmp_path):
         Image.new("RGB", (2, 2)).save(hidden / "c.png")
     assert [p.name for p in list_images(tmp_path)] == ["a.JPG", "b.png"]
     assert [p.name for p in list_images(tmp_path / ".ipynb_checkpoints")] == ["c.png"]  # asked for by name
+
+
+def test_png_level_fast_by_default_for_big_images(tmp_path, monkeypatch):
+    import translate.data.io as io_module
+
+    ramp = np.linspace(0, 1, 40 * 30 * 3, dtype=np.float32).reshape(30, 40, 3)
+    paths = {}
+    for name, level in (("default", None), ("six", 6), ("one", 1)):
+        paths[name] = write_image(tmp_path / f"{name}.png", ramp, png_level=level)
+    assert paths["default"].read_bytes() == paths["six"].read_bytes()  # small images: Pillow's level 6
+    assert paths["one"].read_bytes() != paths["six"].read_bytes()
+    monkeypatch.setattr(io_module, "FAST_PNG_PIXELS", 40 * 30)  # this image now counts as big
+    big = write_image(tmp_path / "big.png", ramp)
+    assert big.read_bytes() == paths["one"].read_bytes()
+    for level in (0, 9):  # 16-bit PNGs take the level too, and stay lossless
+        out = write_image(tmp_path / f"16-{level}.png", ramp, bits=16, png_level=level)
+        assert np.array_equal(read_image(out).pixels, read_image(tmp_path / "16-0.png").pixels)
+    assert (tmp_path / "16-0.png").stat().st_size > (tmp_path / "16-9.png").stat().st_size
+    with pytest.raises(ValueError, match="png_level must be 0 to 9"):
+        write_image(tmp_path / "x.png", ramp, png_level=10)

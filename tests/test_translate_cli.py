@@ -175,3 +175,42 @@ def test_current_folder_as_input(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path / "here")
     assert main([*CPU, ".", "--model", str(model), "--no-progress"]) == 0
     assert (tmp_path / "here_paintings" / "p.png").is_file()
+
+
+def test_verbose_time_split_and_png_level(tmp_path, capsys):
+    model = tiny_translator(tmp_path / "m.safetensors")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    ramp = np.linspace(0, 255, 64 * 48 * 3).astype(np.uint8).reshape(48, 64, 3)  # smooth: it compresses
+    for name in ("a", "b", "c"):
+        Image.fromarray(ramp).save(folder / f"{name}.png")
+    assert main([*CPU, str(folder), "--model", str(model), "--out", str(tmp_path / "z0"), "--png-level", "0",
+                 "--verbose"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("start-up: imports ") and "torch on cpu" in err[0]
+    timings = [line for line in err if " s, compute " in line]
+    assert len(timings) == 3 and all(line.startswith(str(folder)) and line.endswith(" s") for line in timings)
+    assert main([*CPU, str(folder), "--model", str(model), "--out", str(tmp_path / "z9"), "--png-level", "9"]) == 0
+    assert " s, compute " not in capsys.readouterr().err  # only with --verbose
+    for name in ("a", "b", "c"):  # the same pixels, stored (level 0) or compressed hard (level 9)
+        stored, packed = tmp_path / "z0" / f"{name}.png", tmp_path / "z9" / f"{name}.png"
+        assert np.array_equal(np.asarray(Image.open(stored)), np.asarray(Image.open(packed)))
+        assert stored.stat().st_size > packed.stat().st_size
+    with pytest.raises(SystemExit) as exit_:
+        main([*CPU, str(folder), "--model", str(model), "--png-level", "10"])
+    assert exit_.value.code == 2 and "argument --png-level: invalid choice: 10" in capsys.readouterr().err
+
+
+def test_a_failed_write_is_counted_and_the_rest_are_written(tmp_path, capsys):
+    model = tiny_translator(tmp_path / "m.safetensors")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a", "b", "c"):
+        _image(folder / f"{name}.png", size=(20, 16))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "b.png").mkdir()  # a folder where an output file goes: the write fails in the writer thread
+    assert main([*CPU, str(folder), "--model", str(model), "--out", str(out), "--overwrite", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "2 written, 0 skipped, 1 failed" in err and err.count("error: ") == 1, err
+    assert (out / "a.png").is_file() and (out / "c.png").is_file()

@@ -30,6 +30,12 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".g
 WRITE_FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP"}
 _MAX_WRITE_SIDE = {"JPEG": 65500, "WEBP": 16383}  # the formats' own limits
 
+FAST_PNG_PIXELS = 4_000_000
+"""From this many pixels on, PNGs are written at zlib level 1 unless a level is given: for a 48 MP output the
+default level 6 takes several times longer (benchmarks/png_write.py) for files only slightly smaller."""
+FAST_PNG_LEVEL = 1
+PNG_LEVELS = range(10)
+
 _EXIF_ORIENTATION = 0x0112
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -248,10 +254,12 @@ def write_image(
     alpha: np.ndarray | None = None,
     bits: int = 8,
     quality: int = 95,
+    png_level: int | None = None,
 ) -> Path:
     """Write float pixels in [0, 1] ((H, W, 3) or (H, W)) to `path`, format from its suffix.
 
-    bits=16 writes a 16-bit PNG. The file appears atomically (temporary file, then rename).
+    bits=16 writes a 16-bit PNG. png_level: zlib level 0-9 of a PNG (None: 6, Pillow's default, or the fast
+    level 1 from FAST_PNG_PIXELS on). The file appears atomically (temporary file, then rename).
     """
     path = Path(path)
     fmt = WRITE_FORMATS.get(path.suffix.lower().lstrip("."))
@@ -261,7 +269,11 @@ def write_image(
         raise ValueError(f"bits must be 8 or 16, got {bits}")
     if bits == 16 and fmt != "PNG":
         raise ImageError(f"{path}: 16-bit output needs a .png file")
+    if png_level is not None and png_level not in PNG_LEVELS:
+        raise ValueError(f"png_level must be 0 to 9, got {png_level}")
     pixels = np.clip(np.asarray(pixels, dtype=np.float32), 0.0, 1.0)
+    if png_level is None:
+        png_level = FAST_PNG_LEVEL if pixels.shape[0] * pixels.shape[1] >= FAST_PNG_PIXELS else 6
     side = _MAX_WRITE_SIDE.get(fmt)
     if side and max(pixels.shape[:2]) > side:
         raise ImageError(f"{path}: {pixels.shape[1]}x{pixels.shape[0]} is too large for {fmt} (at most {side} "
@@ -276,14 +288,17 @@ def write_image(
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         if bits == 16:
-            _write_png16(tmp, pixels, alpha)
+            _write_png16(tmp, pixels, alpha, png_level)
         else:
-            channels = [pixels] if pixels.ndim == 2 else [pixels[..., i] for i in range(pixels.shape[2])]
             if alpha is not None:
-                channels.append(alpha)
-            array = np.stack(channels, axis=-1) if len(channels) > 1 else channels[0]
-            array = np.round(array * 255.0).astype(np.uint8)
-            options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+                array = np.concatenate([pixels if pixels.ndim == 3 else pixels[..., None], alpha[..., None]], axis=2)
+            else:
+                array = pixels
+            # in place after the one copy: a 48 MP image is 576 MB of float32 per pass
+            array = np.multiply(array, np.float32(255.0))
+            np.round(array, out=array)
+            array = array.astype(np.uint8)
+            options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {"compress_level": png_level}
             try:
                 Image.fromarray(array).save(tmp, format=fmt, **options)
             except (OSError, ValueError) as err:
@@ -295,7 +310,7 @@ def write_image(
     return path
 
 
-def _write_png16(path: Path, pixels: np.ndarray, alpha: np.ndarray | None) -> None:
+def _write_png16(path: Path, pixels: np.ndarray, alpha: np.ndarray | None, level: int) -> None:
     import cv2
 
     array = pixels if pixels.ndim == 3 else pixels[..., None]
@@ -305,7 +320,8 @@ def _write_png16(path: Path, pixels: np.ndarray, alpha: np.ndarray | None) -> No
             array = np.repeat(array, 3, axis=2)
         array = np.concatenate([array, alpha[..., None]], axis=2)
     data = np.round(array * 65535.0).astype(np.uint16)
-    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(np.squeeze(data, axis=2) if data.shape[2] == 1 else data))
+    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(np.squeeze(data, axis=2) if data.shape[2] == 1 else data),
+                               [cv2.IMWRITE_PNG_COMPRESSION, level])
     if not ok:
         raise ImageError(f"{path}: could not encode 16-bit PNG")
     encoded.tofile(path)
