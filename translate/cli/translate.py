@@ -87,8 +87,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> int:
         started = time.perf_counter()
-        from tqdm import tqdm
-
         from translate.data.io import DEFAULT_MAX_PIXELS, read_image, write_image
         from translate.data.resize import bicubic_resize
         from translate.errors import ConfigError, ImageError
@@ -152,8 +150,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {err if isinstance(err, ImageError) else os_error(err)}", file=sys.stderr)
             failures += 1
 
-        bar = tqdm(total=len(todo), disable=args.no_progress or len(pairs) < 2 or not sys.stderr.isatty(),
-                   unit="image")
+        bar = None
+        if not args.no_progress and len(pairs) > 1 and sys.stderr.isatty():
+            from tqdm import tqdm  # only for a bar: a plain run needs no tqdm
+
+            bar = tqdm(total=len(todo), unit="image")
 
         def finish(source: Path, read_s: float, compute_s: float, job: Future) -> None:
             nonlocal written
@@ -166,7 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if args.verbose:
                     print(f"{source}: read {read_s:.2f} s, compute {compute_s:.2f} s, write {write_s:.2f} s",
                           file=sys.stderr)
-            bar.update(1)
+            if bar is not None:
+                bar.update(1)
 
         # Inputs are decoded READ_AHEAD images ahead and outputs written behind, in threads (Pillow and zlib
         # release the GIL), so a GPU is not left idle while the CPU reads and encodes big files. Both queues
@@ -191,14 +193,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                     compute_s = time.perf_counter() - begin
                 except (ImageError, OSError) as err:
                     failed(err)
-                    bar.update(1)
+                    if bar is not None:
+                        bar.update(1)
                     continue
                 while len(writes) >= WRITE_BEHIND:
                     finish(*writes.popleft())
                 writes.append((source, read_s, compute_s, writers.submit(save, target, result)))
             while writes:
                 finish(*writes.popleft())
-        bar.close()
+        if bar is not None:
+            bar.close()
         print(f"{written} written, {skipped} skipped, {failures} failed"
               + (f" -> {args.out}" if args.out else ""), file=sys.stderr)
         return 0 if not failures else 2 if failures == len(pairs) else 1
