@@ -104,3 +104,19 @@ def test_cuda_graph_compile_modes_are_refused_on_the_cpu(tmp_path, capsys):
     assert "records CUDA graphs: it needs a CUDA device" in err and err.count("\n") == 1, err
     assert train_main(ToyRecipe, [*args, "--compile-mode", "max-autotune"]) == 2
     assert "pass --compile too" in capsys.readouterr().err
+
+
+def test_process_group_backend_follows_the_training_device(monkeypatch):
+    """A --device cpu run under torchrun on a GPU machine uses gloo: NCCL cannot carry CPU tensors."""
+    import torch.distributed as dist
+
+    from translate.training import loop
+
+    chosen = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda index: chosen.append(("set_device", index)))
+    monkeypatch.setattr(dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(dist, "init_process_group", lambda backend: chosen.append(backend))
+    loop._init_process_group(torch.device("cpu"), 1)
+    loop._init_process_group(torch.device("cuda", 1), 1)
+    assert chosen == ["gloo", ("set_device", 1), "nccl"]
