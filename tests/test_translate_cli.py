@@ -196,6 +196,8 @@ def test_verbose_time_split_and_png_level(tmp_path, capsys):
         stored, packed = tmp_path / "z0" / f"{name}.png", tmp_path / "z9" / f"{name}.png"
         assert np.array_equal(np.asarray(Image.open(stored)), np.asarray(Image.open(packed)))
         assert stored.stat().st_size > packed.stat().st_size
+    assert main([*CPU, str(folder), "--model", str(model), "--format", "jpg", "--png-level", "1"]) == 2
+    assert "--png-level applies to PNG output, not --format jpg" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_:
         main([*CPU, str(folder), "--model", str(model), "--png-level", "10"])
     assert exit_.value.code == 2 and "argument --png-level: invalid choice: 10" in capsys.readouterr().err

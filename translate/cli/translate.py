@@ -98,6 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ConfigError(f"--resize must be at least 1, got {args.resize}")
         if args.bits16 and args.format != "png":
             raise ConfigError("--16bit needs --format png")
+        if args.png_level is not None and args.format != "png":
+            raise ConfigError(f"--png-level applies to PNG output, not --format {args.format}")
         model = resolve_model(args.model, args.direction)
         translator = Translator.from_file(model, device=args.device, tile=args.tile, tile_overlap=args.tile_overlap,
                                           half=args.half, provider=args.provider)
