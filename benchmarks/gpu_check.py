@@ -284,7 +284,8 @@ def _ort_session(path: Path, provider: str):
     options = ort.SessionOptions()
     options.log_severity_level = 3
     try:
-        sess = ort.InferenceSession(str(path), options, providers=[provider, "CPUExecutionProvider"])
+        fallback = [] if provider == "CPUExecutionProvider" else ["CPUExecutionProvider"]
+        sess = ort.InferenceSession(str(path), options, providers=[provider, *fallback])
     except Exception as err:  # noqa: BLE001 - onnxruntime raises untyped errors
         return None, f"does not load ({str(err).splitlines()[0][:120]})"
     if sess.get_providers()[0] != provider:
