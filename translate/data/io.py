@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from translate.data.convert import to_gray
+from translate.data.png import to_8bit, write_png
 from translate.errors import ImageError
 
 DEFAULT_MAX_PIXELS = 80_000_000
@@ -31,8 +32,9 @@ WRITE_FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP"}
 _MAX_WRITE_SIDE = {"JPEG": 65500, "WEBP": 16383}  # the formats' own limits
 
 FAST_PNG_PIXELS = 4_000_000
-"""From this many pixels on, PNGs are written at zlib level 1 unless a level is given: for a 48 MP output the
-default level 6 takes several times longer (benchmarks/png_write.py) for files only slightly smaller."""
+"""From this many pixels on, 8-bit PNGs are encoded in strips on every core (translate.data.png) and at zlib
+level 1 unless a level is given: level 6 takes several times longer (benchmarks/png_write.py) for files about a
+quarter smaller."""
 FAST_PNG_LEVEL = 1
 PNG_LEVELS = range(10)
 
@@ -294,13 +296,12 @@ def write_image(
                 array = np.concatenate([pixels if pixels.ndim == 3 else pixels[..., None], alpha[..., None]], axis=2)
             else:
                 array = pixels
-            # in place after the one copy: a 48 MP image is 576 MB of float32 per pass
-            array = np.multiply(array, np.float32(255.0))
-            np.round(array, out=array)
-            array = array.astype(np.uint8)
             options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {"compress_level": png_level}
             try:
-                Image.fromarray(array).save(tmp, format=fmt, **options)
+                if fmt == "PNG" and array.shape[0] * array.shape[1] >= FAST_PNG_PIXELS:
+                    write_png(tmp, array, png_level)  # every core: Pillow's encoder runs in one thread
+                else:
+                    Image.fromarray(to_8bit(array)).save(tmp, format=fmt, **options)
             except (OSError, ValueError) as err:
                 raise ImageError(f"{path}: could not write it ({str(err).splitlines()[0] or type(err).__name__})") \
                     from None
