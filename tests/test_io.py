@@ -305,7 +305,7 @@ def test_png_level_fast_by_default_for_big_images(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("shape", [(37, 53, 3), (5, 3), (1, 1, 4), (30, 20, 2), (61, 17, 3)])
 def test_parallel_png_encoder_decodes_to_the_same_pixels(shape, monkeypatch):
-    """Strips joined into one zlib stream (sync flushes, combined Adler-32) and Paeth-filtered rows decode, by
+    """Strips joined into one zlib stream (sync flushes, combined Adler-32) and Up-filtered rows decode, by
     Pillow's zlib, to exactly what Pillow's own encoder stores."""
     import io
 
