@@ -268,7 +268,10 @@ class _Run:
                         last_losses = self._log_step(step, losses, factor, started, bar)
                     if bar is not None:
                         bar.update(1)
-                    stop = self._agree(flag["stop"])
+                    # processes agree on stopping at log steps only: the agreement is a collective that the
+                    # host waits for, so doing it every step would stall each step's queued GPU work
+                    stop = (self._agree(flag["stop"]) if step % loop.log_every == 0 or self.world_size == 1
+                            else False)
                     if step % loop.sample_every == 0:
                         self._sample(recipe, step)
                     if step % loop.checkpoint_every == 0 or step == loop.steps or stop:
