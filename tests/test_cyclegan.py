@@ -52,6 +52,16 @@ def test_image_pool_returns_stored_images_half_the_time_once_full():
     assert not ImagePool(0).query(first.requires_grad_()).requires_grad  # the generator graph stays out of D's step
 
 
+def test_image_pool_restores_its_images_even_more_than_its_size():
+    pool = ImagePool(2)
+    pool.images = [torch.full((1, 2, 2), float(i)) for i in range(3)]  # saved by a run with a bigger pool
+    assert pool.images.shape == (3, 1, 2, 2)
+    torch.manual_seed(0)
+    returned = {float(pool.query(torch.full((1, 1, 2, 2), 9.0 + i))[0, 0, 0, 0]) for i in range(40)}
+    assert {0.0, 1.0, 2.0} <= returned  # every restored image can come back out
+    assert len(pool.images) == 3
+
+
 def _domains(tmp_path, bad=False):
     rng = np.random.default_rng(0)
     for name, count in (("photos", 3), ("paintings", 1)):
