@@ -398,7 +398,7 @@ def big_output(device, smoke: bool, tmp: Path) -> None:
         write()
         writes.append((time.perf_counter() - start, (tmp / "big.png").stat().st_size / 1e6))
     say(f"\nx4 of {side[0]}x{side[1]} -> {w}x{h} ({w * h / 1e6:.0f} MP) on {device}: compute {compute:.2f} s; "
-        f"PNG write {writes[0][0]:.2f} s ({writes[0][1]:.0f} MB; strips on every core, level 1), before this "
+        f"PNG write {writes[0][0]:.2f} s ({writes[0][1]:.0f} MB; what translate does now), before this "
         f"version {writes[1][0]:.2f} s ({writes[1][1]:.0f} MB; Pillow, one thread, level 6)")
 
 
