@@ -33,9 +33,10 @@ import torch
 from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
+from translate.device import pick_amp_dtype
 from translate.nets.winograd import direct_convolutions
 from translate.training.cyclegan import CycleganConfig, CycleganRecipe
-from translate.training.loop import pick_amp_dtype, to_device
+from translate.training.loop import to_device
 from translate.training.recipe import TrainContext
 
 REFERENCE_CPU_IMAGES_PER_S = 0.24

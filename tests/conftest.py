@@ -21,3 +21,15 @@ def shared_data() -> Path:
 @pytest.fixture
 def samples() -> Path:
     return SAMPLES
+
+
+def pytest_collection_modifyitems(config, items):
+    """`gpu` tests run wherever CUDA is present and are skipped (never deselected) elsewhere."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

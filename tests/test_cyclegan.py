@@ -52,6 +52,16 @@ def test_image_pool_returns_stored_images_half_the_time_once_full():
     assert not ImagePool(0).query(first.requires_grad_()).requires_grad  # the generator graph stays out of D's step
 
 
+def test_image_pool_restores_its_images_even_more_than_its_size():
+    pool = ImagePool(2)
+    pool.images = [torch.full((1, 2, 2), float(i)) for i in range(3)]  # saved by a run with a bigger pool
+    assert pool.images.shape == (3, 1, 2, 2)
+    torch.manual_seed(0)
+    returned = {float(pool.query(torch.full((1, 1, 2, 2), 9.0 + i))[0, 0, 0, 0]) for i in range(40)}
+    assert {0.0, 1.0, 2.0} <= returned  # every restored image can come back out
+    assert len(pool.images) == 3
+
+
 def _domains(tmp_path, bad=False):
     rng = np.random.default_rng(0)
     for name, count in (("photos", 3), ("paintings", 1)):
@@ -73,8 +83,8 @@ def _config(a, b, **changes):
 
 
 def _loop(out, **changes):
-    values = dict(out=str(out), steps=6, batch_size=2, workers=0, progress=False, tensorboard=False, log_every=1,
-                  sample_every=6, checkpoint_every=100)
+    values = dict(out=str(out), device="cpu", steps=6, batch_size=2, workers=0, progress=False, tensorboard=False,
+                  log_every=1, sample_every=6, checkpoint_every=100)
     values.update(changes)
     return LoopConfig(**values)
 
@@ -148,8 +158,8 @@ def test_bad_input_is_one_line(tmp_path, capsys, args, message):
     (tmp_path / "allbad" / "x.png").write_bytes(b"garbage")
     (tmp_path / "allbad" / "one" / "y.png").write_bytes(b"more garbage")
     args = [x.format(tmp=tmp_path, a=a, b=b) for x in args]
-    defaults = ["--out", str(tmp_path / "run"), "--steps", "2", "--workers", "0", "--crop", "32", "--load-size",
-                "40", "--ngf", "4", "--n-blocks", "1", "--ndf", "4"]
+    defaults = ["--out", str(tmp_path / "run"), "--device", "cpu", "--steps", "2", "--workers", "0", "--crop", "32",
+                "--load-size", "40", "--ngf", "4", "--n-blocks", "1", "--ndf", "4"]
     try:
         code = main_cyclegan([*defaults, *args])  # later flags win, so the case's own values apply
     except SystemExit as exit_:

@@ -13,8 +13,8 @@ from translate.training.loop import train
 
 
 def _loop(tmp_path, **changes):
-    values = dict(out=str(tmp_path / "run"), steps=2, batch_size=4, workers=0, progress=False, tensorboard=False,
-                  sample_every=100, log_every=1)
+    values = dict(out=str(tmp_path / "run"), device="cpu", steps=2, batch_size=4, workers=0, progress=False,
+                  tensorboard=False, sample_every=100, log_every=1)
     values.update(changes)
     return LoopConfig(**values)
 
@@ -140,7 +140,7 @@ def test_bad_input_is_one_line(tmp_path, capsys, args, message):
     Image.new("RGB", (8, 8)).save(tmp_path / "flat" / "a.png")
     args = [a.format(flat=tmp_path / "flat", empty=tmp_path / "empty") for a in args]
     try:
-        code = main_gan([*args, "--out", str(tmp_path / "run"), "--steps", "1", "--workers", "0"])
+        code = main_gan([*args, "--out", str(tmp_path / "run"), "--device", "cpu", "--steps", "1", "--workers", "0"])
     except SystemExit as exit_:  # argparse rejects bad choices itself, listing the valid ones
         code = exit_.code
     assert code == 2
@@ -150,7 +150,8 @@ def test_bad_input_is_one_line(tmp_path, capsys, args, message):
 
 def test_resume_with_another_network_is_one_line(tmp_path, capsys):
     run = tmp_path / "run"
-    assert main_gan(["--out", str(run), "--steps", "1", "--workers", "0", "--width", "8", "--no-progress"]) == 0
+    assert main_gan(["--out", str(run), "--device", "cpu", "--steps", "1", "--workers", "0", "--width", "8",
+                     "--no-progress"]) == 0
     assert main_gan(["--resume", str(run), "--steps", "2", "--width", "16"]) == 2
     err = capsys.readouterr().err.splitlines()[-1]
     assert "the checkpoint does not fit the current settings" in err, err

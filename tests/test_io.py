@@ -275,3 +275,46 @@ def test_list_images(tmp_path):
         Image.new("RGB", (2, 2)).save(hidden / "c.png")
     assert [p.name for p in list_images(tmp_path)] == ["a.JPG", "b.png"]
     assert [p.name for p in list_images(tmp_path / ".ipynb_checkpoints")] == ["c.png"]  # asked for by name
+
+
+def test_png_level_fast_by_default_for_big_images(tmp_path, monkeypatch):
+    import translate.data.io as io_module
+    import translate.data.png as png_module
+
+    ramp = np.linspace(0, 1, 40 * 30 * 3, dtype=np.float32).reshape(30, 40, 3)
+    paths = {}
+    for name, level in (("default", None), ("six", 6), ("one", 1)):
+        paths[name] = write_image(tmp_path / f"{name}.png", ramp, png_level=level)
+    assert paths["default"].read_bytes() == paths["six"].read_bytes()  # small images: Pillow's level 6
+    assert paths["one"].read_bytes() != paths["six"].read_bytes()
+    monkeypatch.setattr(io_module, "FAST_PNG_PIXELS", 40 * 30)  # this image now counts as big
+    monkeypatch.setattr(png_module, "_STRIP_BYTES", 7 * (40 * 3 + 1))  # in 5 strips of 7 rows (the last 2)
+    sizes = {}
+    for level in (None, 0, 1, 9):  # the parallel encoder: the same pixels, level 1 by default
+        out = write_image(tmp_path / f"big-{level}.png", ramp, png_level=level)
+        assert np.array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(paths["six"])))
+        sizes[level] = out.stat().st_size
+    assert sizes[None] == sizes[1] and sizes[0] > sizes[1] >= sizes[9]
+    for level in (0, 9):  # 16-bit PNGs take the level too, and stay lossless
+        out = write_image(tmp_path / f"16-{level}.png", ramp, bits=16, png_level=level)
+        assert np.array_equal(read_image(out).pixels, read_image(tmp_path / "16-0.png").pixels)
+    assert (tmp_path / "16-0.png").stat().st_size > (tmp_path / "16-9.png").stat().st_size
+    with pytest.raises(ValueError, match="png_level must be 0 to 9"):
+        write_image(tmp_path / "x.png", ramp, png_level=10)
+
+
+@pytest.mark.parametrize("shape", [(37, 53, 3), (5, 3), (1, 1, 4), (30, 20, 2), (61, 17, 3)])
+def test_parallel_png_encoder_decodes_to_the_same_pixels(shape, monkeypatch):
+    """Strips joined into one zlib stream (sync flushes, combined Adler-32) and Up-filtered rows decode, by
+    Pillow's zlib, to exactly what Pillow's own encoder stores."""
+    import io
+
+    import translate.data.png as png_module
+
+    monkeypatch.setattr(png_module, "_STRIP_BYTES", 200)  # many strips, some of a single row
+    pixels = np.random.default_rng(0).random(shape, dtype=np.float32)
+    decoded = Image.open(io.BytesIO(png_module.encode_png(pixels, level=6, threads=3)))
+    decoded.load()
+    expected = np.round(pixels * 255).astype(np.uint8)
+    assert decoded.mode == {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[1 if len(shape) == 2 else shape[2]]
+    assert np.array_equal(np.asarray(decoded), expected)

@@ -20,7 +20,7 @@ TESTS = Path(__file__).parent
 
 
 def _loop(out: Path, **changes) -> LoopConfig:
-    values = dict(out=str(out), steps=12, batch_size=4, workers=0, log_every=2, sample_every=5,
+    values = dict(out=str(out), device="cpu", steps=12, batch_size=4, workers=0, log_every=2, sample_every=5,
                   checkpoint_every=100, progress=False, tensorboard=False, ema=0.9, lr_decay_start=4)
     values.update(changes)
     return LoopConfig(**values)
@@ -111,7 +111,7 @@ def test_cli_config_file_flags_and_resume(tmp_path, capsys):
     recipe = tmp_path / "toy.toml"
     recipe.write_text('[loop]\nsteps = 4\nbatch_size = 2\nworkers = 0\ntensorboard = false\n[toy]\nlr = 0.01\n')
     out = tmp_path / "run"
-    common = ["--no-progress", "--out", str(out)]
+    common = ["--no-progress", "--device", "cpu", "--out", str(out)]
     assert train_main(ToyRecipe, ["--config", str(recipe), "--batch-size", "4", *common]) == 0
     saved = json.loads((out / "config.json").read_text())
     assert saved["loop"]["steps"] == 4 and saved["loop"]["batch_size"] == 4 and saved["toy"]["lr"] == 0.01
@@ -162,7 +162,7 @@ def test_resume_errors(tmp_path, capsys):
 
 
 def test_batch_larger_than_dataset(tmp_path, capsys):
-    args = ["--out", str(tmp_path / "r"), "--items", "3", "--batch-size", "4", "--workers", "0"]
+    args = ["--out", str(tmp_path / "r"), "--device", "cpu", "--items", "3", "--batch-size", "4", "--workers", "0"]
     assert train_main(ToyRecipe, args) == 2
     assert "fewer than one global batch" in capsys.readouterr().err
 
@@ -185,7 +185,7 @@ def test_lr_schedule_and_ema_formula():
 def test_torchrun_two_processes(tmp_path):
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           str(TESTS / "toy_recipe.py"), "--out", str(out), "--steps", "6", "--batch-size", "2",
+           str(TESTS / "toy_recipe.py"), "--device", "cpu", "--out", str(out), "--steps", "6", "--batch-size", "2",
            "--workers", "0", "--no-progress", "--no-tensorboard", "--ema", "0.9", "--sample-every", "3"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(TESTS.parent)}
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
@@ -201,8 +201,9 @@ def test_torchrun_two_processes(tmp_path):
 @pytest.mark.slow
 def test_torchrun_a_nan_on_one_process_stops_both(tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           str(TESTS / "toy_recipe.py"), "--out", str(tmp_path / "ddp"), "--steps", "8", "--batch-size", "2",
-           "--workers", "0", "--no-progress", "--no-tensorboard", "--log-every", "2", "--nan-at", "3"]
+           str(TESTS / "toy_recipe.py"), "--device", "cpu", "--out", str(tmp_path / "ddp"), "--steps", "8",
+           "--batch-size", "2", "--workers", "0", "--no-progress", "--no-tensorboard",
+           "--log-every", "2", "--nan-at", "3"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(TESTS.parent)}
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode != 0

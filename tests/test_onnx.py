@@ -127,8 +127,8 @@ def test_torch_free_consumer_matches_translate(tmp_path, samples):
     assert export_main([str(model), "--out", str(tmp_path / "sr.onnx")]) == 0
     source = samples / "realworld_lq" / "0014.jpg"
     ours = tmp_path / "ours"
-    assert translate_main([str(source), "--model", str(tmp_path / "sr.onnx"), "--out", str(ours), "--tile", "64",
-                           "--no-progress"]) == 0
+    assert translate_main(["--device", "cpu", str(source), "--model", str(tmp_path / "sr.onnx"), "--out", str(ours),
+                           "--tile", "64", "--no-progress"]) == 0
     theirs = tmp_path / "theirs.png"
     done = subprocess.run([sys.executable, str(REPO / "export" / "onnx_translate.py"), str(tmp_path / "sr.onnx"),
                            str(source), str(theirs), "--tile", "64"], capture_output=True, text=True)
@@ -232,3 +232,14 @@ def test_export_never_writes_over_the_model(tmp_path, capsys):
     assert export_main([str(model)]) == 0
     assert export_main([str(tmp_path / "t.onnx")]) == 2
     assert "is an ONNX file already" in capsys.readouterr().err
+
+
+def test_export_leaves_the_callers_net_as_it_was(tmp_path):
+    """Exporting used to turn the caller's net to float32 on the CPU in place (a CUDA or half model moved)."""
+    net, spec = load_model(tiny_translator(tmp_path / "t.safetensors"))
+    net = net.double().train()
+    export_onnx(net, spec, tmp_path / "t.onnx")
+    assert all(p.dtype == torch.float64 for p in net.parameters()) and net.training
+    x = torch.rand(1, 3, 20, 24, dtype=torch.float64) * 2 - 1
+    got = torch.from_numpy(session(tmp_path / "t.onnx", provider="cpu").run(None, {"input": x.float().numpy()})[0])
+    assert torch.allclose(got.double(), net.eval()(x), atol=1e-4)

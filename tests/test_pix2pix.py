@@ -65,7 +65,7 @@ def test_a_bad_pair_is_skipped_with_a_warning(tmp_path, capsys):
 def test_learns_the_shoe_pairs(tmp_path, samples):
     config = Pix2pixConfig(data=str(samples / "edges2shoes"), crop=64, load_size=64, unet_downs=6, ngf=8, ndf=8,
                            min_items=12, names=("edges", "shoes"), lr=1e-3)
-    loop = LoopConfig(out=str(tmp_path / "run"), steps=100, batch_size=3, workers=0, progress=False,
+    loop = LoopConfig(out=str(tmp_path / "run"), device="cpu", steps=100, batch_size=3, workers=0, progress=False,
                       tensorboard=False, log_every=10, sample_every=100)
     recipe = train(Pix2pixRecipe, config, loop)
     log = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
@@ -116,7 +116,7 @@ def test_bad_pairs(tmp_path, capsys, case, message):
         _twins(root / "train")
     elif case != "nofolder":
         _twins(root)
-    args = ["--data", str(root), "--out", str(tmp_path / "run"), "--crop", "32", "--load-size", "36",
+    args = ["--data", str(root), "--device", "cpu", "--out", str(tmp_path / "run"), "--crop", "32", "--load-size", "36",
             "--unet-downs", "5", "--ngf", "4", "--steps", "1", "--workers", "0"]
     extra = {"downs": ["--unet-downs", "4"], "dropout": ["--dropout", "1.5"], "crop": ["--crop", "0"]}
     assert main_pix2pix(args + extra.get(case, [])) == 2

@@ -137,7 +137,7 @@ def test_tiled_matches_untiled(tmp_path):
 
 
 def test_bicubic_baseline_matches_published_set5(samples, capsys):
-    assert main_sr(["--sets", str(samples / "sr" / "Set5")]) == 0
+    assert main_sr(["--device", "cpu", "--sets", str(samples / "sr" / "Set5")]) == 0
     row = capsys.readouterr().out.strip().splitlines()[-1].split()
     assert row[0] == "Set5" and row[1] == "5"
     assert abs(float(row[2]) - 28.42) < 0.3  # Ledig et al. 2017, Table 2
@@ -173,7 +173,7 @@ def test_srgan_psnr_stage_learns(tmp_path):
         pixels = np.stack([xx * 5, yy * 5, (xx + yy) * 2 + 40 * i], axis=2).clip(0, 255).astype(np.uint8)
         Image.fromarray(pixels).save(folder / f"{i}.png")
     config = SrganConfig(data=str(folder), crop=16, n_blocks=1, channels=16, lr=2e-3)
-    loop = LoopConfig(out=str(tmp_path / "run"), steps=200, batch_size=4, workers=0, progress=False,
+    loop = LoopConfig(out=str(tmp_path / "run"), device="cpu", steps=200, batch_size=4, workers=0, progress=False,
                       tensorboard=False, log_every=10, sample_every=200)
     recipe = train(SrganRecipe, config, loop)
     import json
@@ -220,7 +220,7 @@ def test_gan_stage_with_feature_matching(tmp_path):
     folder = _hr_folder(tmp_path, [(48, 48)] * 2)
     config = SrganConfig(data=str(folder), crop=32, stage="gan", init=str(_psnr_model(tmp_path)),
                          content_loss="feature_matching", d_channels=8)
-    loop = LoopConfig(out=str(tmp_path / "run"), steps=3, batch_size=2, workers=0, progress=False,
+    loop = LoopConfig(out=str(tmp_path / "run"), device="cpu", steps=3, batch_size=2, workers=0, progress=False,
                       tensorboard=False, log_every=1, sample_every=3)
     recipe = train(SrganRecipe, config, loop)
     import json
@@ -247,8 +247,8 @@ def test_gan_stage_errors(tmp_path, capsys, extra, message):
 
     folder = _hr_folder(tmp_path, [(48, 48)])
     init = _psnr_model(tmp_path)
-    args = ["--data", str(folder), "--stage", "gan", "--crop", "32", "--out", str(tmp_path / "run"), "--steps", "1",
-            "--workers", "0", *[a.format(init=init, tmp=tmp_path) for a in extra]]
+    args = ["--data", str(folder), "--device", "cpu", "--stage", "gan", "--crop", "32", "--out", str(tmp_path / "run"),
+            "--steps", "1", "--workers", "0", *[a.format(init=init, tmp=tmp_path) for a in extra]]
     assert main_srgan(args) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err

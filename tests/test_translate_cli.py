@@ -10,6 +10,8 @@ from translate.data.io import read_image
 from translate.errors import ModelFileError
 from translate.zoo import resolve_model
 
+CPU = ("--device", "cpu")  # explicit: outputs are compared with CPU results
+
 
 def _image(path, size=(33, 47), mode="RGB"):
     rng = np.random.default_rng(0)
@@ -22,7 +24,7 @@ def _image(path, size=(33, 47), mode="RGB"):
 def test_single_file_beside_input_with_domain_suffix(tmp_path):
     model = tiny_translator(tmp_path / "m.safetensors")
     source = _image(tmp_path / "cat.jpg")
-    assert main([str(source), "--model", str(model), "--no-progress"]) == 0
+    assert main([*CPU, str(source), "--model", str(model), "--no-progress"]) == 0
     out = read_image(tmp_path / "cat_paintings.png")
     assert out.size == (33, 47)
     assert source.is_file()  # the input is never touched
@@ -32,7 +34,7 @@ def test_single_file_beside_input_with_domain_suffix(tmp_path):
 def test_any_size_keeps_size(tmp_path, size):
     model = tiny_translator(tmp_path / "m.safetensors")
     source = _image(tmp_path / "x.png", size)
-    assert main([str(source), "--model", str(model), "--out", str(tmp_path / "o")]) == 0
+    assert main([*CPU, str(source), "--model", str(model), "--out", str(tmp_path / "o")]) == 0
     assert read_image(tmp_path / "o" / "x.png").size == size
 
 
@@ -40,13 +42,13 @@ def test_gray_rgba_and_16bit(tmp_path, samples):
     model = tiny_translator(tmp_path / "m.safetensors")
     gray, rgba = _image(tmp_path / "g.png", mode="L"), _image(tmp_path / "a.png", mode="RGBA")
     out = tmp_path / "o"
-    assert main([str(gray), str(rgba), "--model", str(model), "--out", str(out)]) == 0
+    assert main([*CPU, str(gray), str(rgba), "--model", str(model), "--out", str(out)]) == 0
     assert Image.open(out / "g.png").mode == "L"
     result = Image.open(out / "a.png")
     assert result.mode == "RGBA"
     assert np.array_equal(np.asarray(result)[..., 3], np.asarray(Image.open(rgba))[..., 3])  # alpha passed through
     sixteen = samples / "realworld_lq" / "tree_alpha_16bit.png"
-    assert main([str(sixteen), "--model", str(model), "--out", str(out), "--16bit"]) == 0
+    assert main([*CPU, str(sixteen), "--model", str(model), "--out", str(out), "--16bit"]) == 0
     decoded = read_image(out / "tree_alpha_16bit.png", keep_alpha=True)
     assert decoded.bit_depth == 16 and decoded.alpha is not None and decoded.size == (342, 256)
 
@@ -54,7 +56,7 @@ def test_gray_rgba_and_16bit(tmp_path, samples):
 def test_super_resolution_scales_image_and_alpha(tmp_path):
     model = tiny_sr(tmp_path / "sr.safetensors", scale=2)
     rgba = _image(tmp_path / "a.png", (20, 12), mode="RGBA")
-    assert main([str(rgba), "--model", str(model)]) == 0
+    assert main([*CPU, str(rgba), "--model", str(model)]) == 0
     out = Image.open(tmp_path / "a_x2.png")
     assert out.size == (40, 24) and out.mode == "RGBA"
 
@@ -62,8 +64,8 @@ def test_super_resolution_scales_image_and_alpha(tmp_path):
 def test_tiled_output_has_no_seams(tmp_path):
     model = tiny_sr(tmp_path / "sr.safetensors", scale=2)
     source = _image(tmp_path / "big.png", (150, 90))
-    assert main([str(source), "--model", str(model), "--out", str(tmp_path / "whole"), "--tile", "0"]) == 0
-    assert main([str(source), "--model", str(model), "--out", str(tmp_path / "tiled"), "--tile", "48",
+    assert main([*CPU, str(source), "--model", str(model), "--out", str(tmp_path / "whole"), "--tile", "0"]) == 0
+    assert main([*CPU, str(source), "--model", str(model), "--out", str(tmp_path / "tiled"), "--tile", "48",
                  "--tile-overlap", "40"]) == 0
     a = np.asarray(Image.open(tmp_path / "whole" / "big.png"), dtype=int)
     b = np.asarray(Image.open(tmp_path / "tiled" / "big.png"), dtype=int)
@@ -77,13 +79,13 @@ def test_folder_recursive_bad_file_counted(tmp_path, capsys):
     _image(folder / "a.png")
     _image(folder / "sub" / "b.jpg")
     (folder / "sub" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
-    assert main([str(folder), "--model", str(model), "--no-progress"]) == 1
+    assert main([*CPU, str(folder), "--model", str(model), "--no-progress"]) == 1
     err = capsys.readouterr().err
     assert "broken.png" in err and "2 written, 0 skipped, 1 failed" in err
     assert (tmp_path / "photos_paintings" / "a.png").is_file()
     assert (tmp_path / "photos_paintings" / "sub" / "b.png").is_file()
     # a second run leaves earlier outputs alone unless --overwrite
-    assert main([str(folder / "a.png"), "--model", str(model), "--out", str(tmp_path / "photos_paintings")]) == 0
+    assert main([*CPU, str(folder / "a.png"), "--model", str(model), "--out", str(tmp_path / "photos_paintings")]) == 0
     assert "exists (pass --overwrite)" in capsys.readouterr().err
 
 
@@ -97,7 +99,7 @@ def test_direction_and_short_names(tmp_path):
     with pytest.raises(ModelFileError, match="needs the B -> A file"):
         resolve_model(str(tmp_path / "sr_x2.safetensors"), "BtoA")
     source = _image(tmp_path / "p.png")
-    assert main([str(source), "--model", str(tmp_path / "style_A2B.safetensors"), "--direction", "BtoA"]) == 0
+    assert main([*CPU, str(source), "--model", str(tmp_path / "style_A2B.safetensors"), "--direction", "BtoA"]) == 0
     assert (tmp_path / "p_photos.png").is_file()
 
 
@@ -117,14 +119,14 @@ def test_bad_model_is_exit_2_one_line(tmp_path, capsys, case, message):
     (tmp_path / "m.pth").write_bytes(b"\x80\x02}q\x00.")
     (tmp_path / "m.pkl").write_bytes(b"\x80\x02}q\x00.")
     extra = ["--provider", "cuda"] if case == "provider" else []
-    assert main([str(source), "--model", str(models[case]), *extra]) == 2
+    assert main([*CPU, str(source), "--model", str(models[case]), *extra]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
 
 
 def test_missing_input(tmp_path, capsys):
     model = tiny_translator(tmp_path / "m.safetensors")
-    assert main([str(tmp_path / "nothing.png"), "--model", str(model)]) == 2
+    assert main([*CPU, str(tmp_path / "nothing.png"), "--model", str(model)]) == 2
     assert "no such file or folder" in capsys.readouterr().err
 
 
@@ -136,13 +138,13 @@ def test_outputs_never_replace_inputs_or_each_other(tmp_path, capsys):
     before = _image(folder / "b.png").read_bytes()
     _image(folder / "b_paintings.png", size=(5, 5))
     # an output that is another input is skipped, even with --overwrite
-    assert main([str(folder / "b.png"), str(folder / "b_paintings.png"), "--model", str(model), "--overwrite",
+    assert main([*CPU, str(folder / "b.png"), str(folder / "b_paintings.png"), "--model", str(model), "--overwrite",
                  "--no-progress"]) == 0
     assert "is one of the inputs" in capsys.readouterr().err
     assert Image.open(folder / "b_paintings.png").size == (5, 5)
     # two inputs that would write the same file: refused before anything is written
     _image(folder / "b.jpg")
-    assert main([str(folder), "--model", str(model), "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    assert main([*CPU, str(folder), "--model", str(model), "--out", str(tmp_path / "o"), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "would both be written to" in err and err.count("\n") == 1, err
     assert not (tmp_path / "o").exists() and (folder / "b.png").read_bytes() == before
@@ -161,7 +163,7 @@ def test_cli_errors_are_exit_2_one_line(tmp_path, capsys, case, message):
     args = {"out_is_file": [str(source), "--out", str(tmp_path / "file.txt")],
             "resize": [str(source), "--resize", "0"],
             "bad_single": [str(tmp_path / "broken.png")]}[case]
-    assert main([*args, "--model", str(model), "--no-progress"]) == 2
+    assert main([*CPU, *args, "--model", str(model), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert message in err and err.startswith("error: ") and err.count("error: ") == 1, err
 
@@ -171,5 +173,46 @@ def test_current_folder_as_input(tmp_path, monkeypatch):
     (tmp_path / "here").mkdir()
     _image(tmp_path / "here" / "p.png")
     monkeypatch.chdir(tmp_path / "here")
-    assert main([".", "--model", str(model), "--no-progress"]) == 0
+    assert main([*CPU, ".", "--model", str(model), "--no-progress"]) == 0
     assert (tmp_path / "here_paintings" / "p.png").is_file()
+
+
+def test_verbose_time_split_and_png_level(tmp_path, capsys):
+    model = tiny_translator(tmp_path / "m.safetensors")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    ramp = np.linspace(0, 255, 64 * 48 * 3).astype(np.uint8).reshape(48, 64, 3)  # smooth: it compresses
+    for name in ("a", "b", "c"):
+        Image.fromarray(ramp).save(folder / f"{name}.png")
+    assert main([*CPU, str(folder), "--model", str(model), "--out", str(tmp_path / "z0"), "--png-level", "0",
+                 "--verbose"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("start-up: imports ") and "torch on cpu" in err[0]
+    timings = [line for line in err if " s, compute " in line]
+    assert len(timings) == 3 and all(line.startswith(str(folder)) and line.endswith(" s") for line in timings)
+    assert main([*CPU, str(folder), "--model", str(model), "--out", str(tmp_path / "z9"), "--png-level", "9"]) == 0
+    assert " s, compute " not in capsys.readouterr().err  # only with --verbose
+    for name in ("a", "b", "c"):  # the same pixels, stored (level 0) or compressed hard (level 9)
+        stored, packed = tmp_path / "z0" / f"{name}.png", tmp_path / "z9" / f"{name}.png"
+        assert np.array_equal(np.asarray(Image.open(stored)), np.asarray(Image.open(packed)))
+        assert stored.stat().st_size > packed.stat().st_size
+    assert main([*CPU, str(folder), "--model", str(model), "--format", "jpg", "--png-level", "1"]) == 2
+    assert "--png-level applies to PNG output, not --format jpg" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main([*CPU, str(folder), "--model", str(model), "--png-level", "10"])
+    assert exit_.value.code == 2 and "argument --png-level: invalid choice: 10" in capsys.readouterr().err
+
+
+def test_a_failed_write_is_counted_and_the_rest_are_written(tmp_path, capsys):
+    model = tiny_translator(tmp_path / "m.safetensors")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a", "b", "c"):
+        _image(folder / f"{name}.png", size=(20, 16))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "b.png").mkdir()  # a folder where an output file goes: the write fails in the writer thread
+    assert main([*CPU, str(folder), "--model", str(model), "--out", str(out), "--overwrite", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "2 written, 0 skipped, 1 failed" in err and err.count("error: ") == 1, err
+    assert (out / "a.png").is_file() and (out / "c.png").is_file()

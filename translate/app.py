@@ -215,7 +215,7 @@ class Shelf:
 
 
 def device_line(device: str) -> str:
-    from translate.training.loop import pick_device
+    from translate.device import pick_device
 
     dev = pick_device(device)
     if dev.type == "cuda":

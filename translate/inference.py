@@ -20,8 +20,8 @@ from translate.checkpoint import ModelSpec, check_task, load_model
 from translate.data.convert import to_gray, to_pixels, to_tensor
 from translate.data.io import DecodedImage
 from translate.data.resize import bicubic_resize
+from translate.device import pick_device
 from translate.errors import ConfigError
-from translate.training.loop import pick_device
 
 IMAGE_TASKS = ("translation", "super-resolution")
 

@@ -8,6 +8,7 @@ as metadata (see export/README.md for the contract).
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 import warnings
@@ -75,7 +76,7 @@ def export_onnx(net: nn.Module, spec: ModelSpec, out: str | Path, fp16: bool = F
     """Export `net` to a self-contained ONNX file at `out` with `spec` as metadata (atomically)."""
     import onnx
 
-    net = net.float().eval().cpu()
+    net = copy.deepcopy(net).float().eval().cpu()  # the caller's net stays on its device and dtype
     args, dynamic, input_names = _example(net, spec)
     try:
         with warnings.catch_warnings():

@@ -85,10 +85,10 @@ def main_gan(argv: Sequence[str] | None = None) -> int:
         import torch
 
         from translate.checkpoint import load_model
+        from translate.device import pick_device
         from translate.digits_eval import measure, reference
         from translate.nets import GENERATORS
         from translate.sampling import class_labels, generate, latents
-        from translate.training.loop import pick_device
         from translate.zoo import resolve_model
 
         device = pick_device(args.device)

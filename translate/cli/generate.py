@@ -31,9 +31,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         from translate.checkpoint import load_model
         from translate.data.io import write_image
+        from translate.device import pick_device
         from translate.errors import ConfigError
         from translate.sampling import arithmetic, class_labels, generate, interpolation, latents
-        from translate.training.loop import pick_device
         from translate.zoo import resolve_model
 
         net, spec = load_model(resolve_model(args.model), task="generation", device=pick_device(args.device))

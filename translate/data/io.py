@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from translate.data.convert import to_gray
+from translate.data.png import to_8bit, write_png
 from translate.errors import ImageError
 
 DEFAULT_MAX_PIXELS = 80_000_000
@@ -31,6 +32,13 @@ Pillow's own guard warns at 89 MP, so ours fires first with a clearer message.""
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".tga")
 WRITE_FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP"}
 _MAX_WRITE_SIDE = {"JPEG": 65500, "WEBP": 16383}  # the formats' own limits
+
+FAST_PNG_PIXELS = 4_000_000
+"""From this many pixels on, 8-bit PNGs are encoded in strips on every core (translate.data.png) and at zlib
+level 1 unless a level is given: level 6 takes several times longer (benchmarks/png_write.py) for files about a
+quarter smaller."""
+FAST_PNG_LEVEL = 1
+PNG_LEVELS = range(10)
 
 _EXIF_ORIENTATION = 0x0112
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -273,10 +281,12 @@ def write_image(
     alpha: np.ndarray | None = None,
     bits: int = 8,
     quality: int = 95,
+    png_level: int | None = None,
 ) -> Path:
     """Write float pixels in [0, 1] ((H, W, 3) or (H, W)) to `path`, format from its suffix.
 
-    bits=16 writes a 16-bit PNG. The file appears atomically (temporary file, then rename).
+    bits=16 writes a 16-bit PNG. png_level: zlib level 0-9 of a PNG (None: 6, Pillow's default, or the fast
+    level 1 from FAST_PNG_PIXELS on). The file appears atomically (temporary file, then rename).
     """
     path = Path(path)
     fmt = WRITE_FORMATS.get(path.suffix.lower().lstrip("."))
@@ -286,7 +296,11 @@ def write_image(
         raise ValueError(f"bits must be 8 or 16, got {bits}")
     if bits == 16 and fmt != "PNG":
         raise ImageError(f"{path}: 16-bit output needs a .png file")
+    if png_level is not None and png_level not in PNG_LEVELS:
+        raise ValueError(f"png_level must be 0 to 9, got {png_level}")
     pixels = np.clip(np.asarray(pixels, dtype=np.float32), 0.0, 1.0)
+    if png_level is None:
+        png_level = FAST_PNG_LEVEL if pixels.shape[0] * pixels.shape[1] >= FAST_PNG_PIXELS else 6
     side = _MAX_WRITE_SIDE.get(fmt)
     if side and max(pixels.shape[:2]) > side:
         raise ImageError(f"{path}: {pixels.shape[1]}x{pixels.shape[0]} is too large for {fmt} (at most {side} "
@@ -301,15 +315,17 @@ def write_image(
     tmp = path.with_name(f".{path.name}.incomplete-{os.getpid()}.tmp")  # named as checkpoint.INCOMPLETE says
     try:
         if bits == 16:
-            _write_png16(tmp, pixels, alpha)
+            _write_png16(tmp, pixels, alpha, png_level)
         else:
-            channels = [pixels] if pixels.ndim == 2 else [pixels[..., i] for i in range(pixels.shape[2])]
             if alpha is not None:
-                channels.append(alpha)
-            array = np.stack(channels, axis=-1) if len(channels) > 1 else channels[0]
-            array = np.round(array * 255.0).astype(np.uint8)
-            options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
-            Image.fromarray(array).save(tmp, format=fmt, **options)
+                array = np.concatenate([pixels if pixels.ndim == 3 else pixels[..., None], alpha[..., None]], axis=2)
+            else:
+                array = pixels
+            options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {"compress_level": png_level}
+            if fmt == "PNG" and array.shape[0] * array.shape[1] >= FAST_PNG_PIXELS:
+                write_png(tmp, array, png_level)  # every core: Pillow's encoder runs in one thread
+            else:
+                Image.fromarray(to_8bit(array)).save(tmp, format=fmt, **options)
         os.replace(tmp, path)
     except (OSError, ValueError) as err:
         raise ImageError(f"{path}: could not write it ({_write_problem(err)})") from None
@@ -330,7 +346,7 @@ def _write_problem(err: Exception) -> str:
     return str(err).splitlines()[0] if str(err) else type(err).__name__
 
 
-def _write_png16(path: Path, pixels: np.ndarray, alpha: np.ndarray | None) -> None:
+def _write_png16(path: Path, pixels: np.ndarray, alpha: np.ndarray | None, level: int) -> None:
     import cv2
 
     array = pixels if pixels.ndim == 3 else pixels[..., None]
@@ -340,7 +356,8 @@ def _write_png16(path: Path, pixels: np.ndarray, alpha: np.ndarray | None) -> No
             array = np.repeat(array, 3, axis=2)
         array = np.concatenate([array, alpha[..., None]], axis=2)
     data = np.round(array * 65535.0).astype(np.uint16)
-    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(np.squeeze(data, axis=2) if data.shape[2] == 1 else data))
+    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(np.squeeze(data, axis=2) if data.shape[2] == 1 else data),
+                               [cv2.IMWRITE_PNG_COMPRESSION, level])
     if not ok:
         raise ImageError(f"{path}: could not encode 16-bit PNG")
     with open(path, "wb") as f:  # not ndarray.tofile, whose short-write error names neither file nor cause

@@ -19,6 +19,9 @@ from translate.errors import ConfigError
 
 DEVICES = ("auto", "cpu", "cuda")
 AMP_MODES = ("auto", "off", "bf16", "fp16")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+GRAPH_COMPILE_MODES = ("reduce-overhead", "max-autotune")
+"""The modes that replay each compiled network's kernels as CUDA graphs."""
 
 
 def option(default: Any, help: str, **kwargs: Any) -> Any:
@@ -39,6 +42,11 @@ class LoopConfig:
                       choices=AMP_MODES)
     channels_last: bool = option(False, "store activations channels-last (faster convs on recent GPUs)")
     compile: bool = option(False, "torch.compile the networks")
+    compile_mode: str = option("default", "with --compile: default, reduce-overhead (CUDA graphs: far fewer "
+                               "kernel launches, for small batches on a GPU), max-autotune or "
+                               "max-autotune-no-cudagraphs", choices=COMPILE_MODES)
+    tf32: bool = option(True, "on CUDA, let float32 convolutions and matrix products use TF32 tensor cores "
+                              "(no effect on the CPU)")
     ema: float = option(0.0, "decay of the generator's exponential moving average (0 = off, e.g. 0.999)")
     lr_decay_start: int | None = option(None, "step where the learning rate starts its linear decay to 0; "
                                         "unset: constant, except cyclegan and pix2pix, which decay over the "
@@ -66,6 +74,9 @@ class LoopConfig:
             raise ConfigError(f"lr_decay_start must be between 0 and steps ({self.steps}), got {self.lr_decay_start}")
         check_choice("device", self.device, DEVICES)
         check_choice("amp", self.amp, AMP_MODES)
+        check_choice("compile_mode", self.compile_mode, COMPILE_MODES)
+        if self.compile_mode != "default" and not self.compile:
+            raise ConfigError(f"compile_mode {self.compile_mode} applies to compiled networks; pass --compile too")
 
 
 def check_range(name: str, value: float, low: float, high: float | None = None) -> None:

@@ -30,27 +30,55 @@ class ImagePool:
     Until `size` images are stored each query image is stored and returned. Once full, each query image is,
     with probability 1/2, swapped for a random stored one (which is returned; the new image takes its
     place), otherwise returned as is. size 0 disables the pool.
+
+    The images live in one tensor on their device and the coin flips and slot choices are drawn there too,
+    as tensor operations: a query never waits for the GPU (no value comes back to the host), so the step
+    around it stays asynchronous and can be captured in a CUDA graph.
     """
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.images: list[torch.Tensor] = []
+        self.count = 0
+        self._store: torch.Tensor | None = None
+
+    @property
+    def images(self) -> torch.Tensor | list:
+        """The stored images, (count, C, H, W)."""
+        return [] if self._store is None else self._store[:self.count]
+
+    @images.setter
+    def images(self, images: list[torch.Tensor]) -> None:
+        """Restore stored images (a resumed run); a pool saved with more images than `size` keeps them all."""
+        self.count, self._store = len(images), None
+        if images:
+            stacked = torch.stack(list(images))
+            self._store = stacked.new_empty((max(self.size, self.count), *stacked.shape[1:]))
+            self._store[:self.count] = stacked
 
     def query(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) generated images -> (N, C, H, W) images for the discriminator, detached."""
+        images = images.detach()
         if self.size == 0:
-            return images.detach()
+            return images
+        if self._store is None:
+            self._store = images.new_empty((self.size, *images.shape[1:]))
+        store = self._store
+        capacity = store.shape[0]
         out = []
-        for image in images.detach():
-            if len(self.images) < self.size:
-                self.images.append(image.clone())
+        for image in images:
+            image = image[None]
+            if self.count < capacity:  # filling: the count is known on the host, no draw needed
+                store[self.count:self.count + 1] = image
+                self.count += 1
                 out.append(image)
-            elif torch.rand(()) < 0.5:
-                i = int(torch.randint(len(self.images), ()))
-                out.append(self.images[i].clone())
-                self.images[i] = image.clone()
-            else:
-                out.append(image)
-        return torch.stack(out)
+                continue
+            swap = torch.rand((), device=store.device) < 0.5
+            slot = torch.randint(capacity, (1,), device=store.device)
+            stored = store.index_select(0, slot)
+            kept = image.to(store.dtype)
+            out.append(torch.where(swap, stored.to(image.dtype), image))
+            store.index_copy_(0, slot, torch.where(swap, kept, stored))
+        return torch.cat(out)
 
 
 @dataclass(frozen=True)
@@ -161,10 +189,8 @@ class CycleganRecipe(Recipe):
                      "D_B": DISCRIMINATORS[config.discriminator](**d_kwargs).to(dev)}
         betas = (config.beta1, config.beta2)
         self.optimizers = {
-            "G": torch.optim.Adam([*self.nets["G_A2B"].parameters(), *self.nets["G_B2A"].parameters()],
-                                  lr=config.lr, betas=betas),
-            "D": torch.optim.Adam([*self.nets["D_A"].parameters(), *self.nets["D_B"].parameters()],
-                                  lr=config.lr, betas=betas),
+            "G": ctx.adam([*self.nets["G_A2B"].parameters(), *self.nets["G_B2A"].parameters()], config.lr, betas),
+            "D": ctx.adam([*self.nets["D_A"].parameters(), *self.nets["D_B"].parameters()], config.lr, betas),
         }
         self.loss = adversarial_loss(config.gan_loss)
         self.pools = {"A": ImagePool(config.pool_size), "B": ImagePool(config.pool_size)}
@@ -239,7 +265,7 @@ class CycleganRecipe(Recipe):
         return files
 
     def state_dict(self) -> dict:
-        return {name: pool.images for name, pool in self.pools.items()}
+        return {name: [image.clone() for image in pool.images] for name, pool in self.pools.items()}
 
     def load_state_dict(self, state: dict) -> None:
         for name, pool in self.pools.items():

@@ -27,7 +27,10 @@ class EMA:
     @torch.no_grad()
     def update(self, net: nn.Module, step: int) -> None:
         d = self.decay_at(step)
-        for avg, param in zip(self.average.parameters(), net.parameters(), strict=True):
-            avg.lerp_(param.detach(), 1.0 - d)
+        averages, params = list(self.average.parameters()), list(net.parameters())
+        if len(averages) != len(params):
+            raise ValueError(f"EMA of a net with {len(averages)} parameters updated from one with {len(params)}")
+        # one multi-tensor launch on CUDA instead of one per parameter; the CPU runs the same per-tensor lerp
+        torch._foreach_lerp_(averages, [p.detach() for p in params], 1.0 - d)
         for avg_buf, buf in zip(self.average.buffers(), net.buffers(), strict=True):
             avg_buf.copy_(buf)

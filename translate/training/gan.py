@@ -152,7 +152,7 @@ class GanRecipe(Recipe):
         params = self.nets[net].parameters()
         if self.hp["optimizer"] == "rmsprop":
             return torch.optim.RMSprop(params, lr=lr)
-        return torch.optim.Adam(params, lr=lr, betas=(self.hp["beta1"], self.hp["beta2"]))
+        return self.ctx.adam(params, lr, (self.hp["beta1"], self.hp["beta2"]))
 
     def dataset(self) -> Dataset:
         return self.data

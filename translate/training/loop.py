@@ -40,8 +40,9 @@ from torch.utils.data import DataLoader
 
 from translate.checkpoint import atomic_write, load_state, remove_interrupted_writes, save_model, save_state
 from translate.data.io import write_image
+from translate.device import allow_tf32, check_processes_fit, pick_amp_dtype, pick_device
 from translate.errors import ConfigError, UserError
-from translate.training.config import LoopConfig, to_dict
+from translate.training.config import GRAPH_COMPILE_MODES, LoopConfig, to_dict
 from translate.training.ema import EMA
 from translate.training.recipe import Recipe, TrainContext
 from translate.training.sampler import SeededSampler
@@ -57,44 +58,38 @@ class TrainingDiverged(UserError):
 def train(recipe_cls: type[Recipe], recipe_config: Any, loop: LoopConfig, resume: bool = False) -> Recipe:
     """Run (or, with `resume`, continue) training; returns the recipe with its trained nets.
 
-    Works the same in a single process and under ``torchrun`` (one process per device).
+    Works the same in a single process and under ``torchrun`` (one process per device; with --device cpu, or
+    without CUDA, the processes share the CPU through gloo).
     """
-    rank, world_size, local_rank = _distributed_setup()
+    rank, world_size, local_rank = _ranks()
+    device = pick_device(loop.device, local_rank)
+    if world_size > 1:
+        check_processes_fit(device)
+        _init_process_group(device, local_rank)
     try:
-        return _Run(recipe_cls, recipe_config, loop, resume, rank, world_size, local_rank).run()
+        return _Run(recipe_cls, recipe_config, loop, resume, rank, world_size, device).run()
     finally:
         if world_size > 1 and dist.is_initialized():
             dist.destroy_process_group()
 
 
-def _distributed_setup() -> tuple[int, int, int]:
+def _ranks() -> tuple[int, int, int]:
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size <= 1:
         return 0, 1, 0
-    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-    if not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        if backend == "nccl":
-            torch.cuda.set_device(local_rank)
-        dist.init_process_group(backend)
-    return rank, world_size, local_rank
+    return int(os.environ["RANK"]), world_size, int(os.environ.get("LOCAL_RANK", "0"))
 
 
-def pick_device(choice: str, local_rank: int = 0) -> torch.device:
-    """'auto' -> CUDA when available, else CPU; 'cuda' without CUDA is an error."""
-    if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
-        if not torch.cuda.is_available():
-            raise ConfigError("--device cuda: no CUDA device is available here (use --device cpu or auto)")
-        return torch.device("cuda", local_rank)
-    return torch.device("cpu")
-
-
-def pick_amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
-    if mode == "off" or (mode == "auto" and device.type != "cuda"):
-        return None
-    if mode == "auto":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return {"bf16": torch.bfloat16, "fp16": torch.float16}[mode]
+def _init_process_group(device: torch.device, local_rank: int) -> None:
+    """NCCL between GPUs, gloo between CPU processes: the backend follows the device training runs on, not
+    merely whether CUDA exists (a --device cpu run on a GPU machine must not ask NCCL for CPU tensors)."""
+    if dist.is_initialized():
+        return
+    if device.type == "cuda":
+        torch.cuda.set_device(local_rank)
+        dist.init_process_group("nccl")
+    else:
+        dist.init_process_group("gloo")
 
 
 def lr_factor(step: int, total: int, decay_start: int | None) -> float:
@@ -167,11 +162,11 @@ def stop_requests() -> Iterator[dict[str, bool]]:
 
 class _Run:
     def __init__(self, recipe_cls: type[Recipe], recipe_config: Any, loop: LoopConfig, resume: bool,
-                 rank: int, world_size: int, local_rank: int) -> None:
+                 rank: int, world_size: int, device: torch.device) -> None:
         self.recipe_cls, self.recipe_config, self.loop, self.resume = recipe_cls, recipe_config, loop, resume
         self.rank, self.world_size = rank, world_size
         self.out = Path(loop.out)
-        self.device = pick_device(loop.device, local_rank)
+        self.device = device
         self.is_main = rank == 0
         self.writer = None
 
@@ -204,6 +199,12 @@ class _Run:
     def run(self) -> Recipe:
         loop = self.loop
         self._check_run_folder()
+        graphs = loop.compile and loop.compile_mode in GRAPH_COMPILE_MODES
+        if graphs and self.device.type != "cuda":
+            raise ConfigError(f"--compile-mode {loop.compile_mode} records CUDA graphs: it needs a CUDA device "
+                              "(use --compile-mode default on the CPU)")
+        if loop.tf32:
+            allow_tf32(self.device)
         amp_dtype = pick_amp_dtype(loop.amp, self.device)
         ctx = TrainContext(self.device, amp_dtype, self.rank, self.world_size, loop.channels_last, loop.steps,
                            resume_dir=self.out if self.resume else None)
@@ -259,6 +260,8 @@ class _Run:
                             group["lr"] = group["base_lr"] * factor
                     for net in recipe.nets.values():
                         net.train()
+                    if graphs:  # the previous step's graph outputs may now be overwritten
+                        torch.compiler.cudagraph_mark_step_begin()
                     losses = recipe.step(to_device(batch, self.device, loop.channels_last), step)
                     for name, ema in emas.items():
                         done = recipe.update_count(name, step)
@@ -269,7 +272,10 @@ class _Run:
                         last_losses = self._log_step(step, losses, factor, started, bar)
                     if bar is not None:
                         bar.update(1)
-                    stop = self._agree(flag["stop"])
+                    # processes agree on stopping at log steps only: the agreement is a collective that the
+                    # host waits for, so doing it every step would stall each step's queued GPU work
+                    stop = (self._agree(flag["stop"]) if step % loop.log_every == 0 or self.world_size == 1
+                            else False)
                     if step % loop.sample_every == 0:
                         self._sample(recipe, step)
                     if step % loop.checkpoint_every == 0 or step == loop.steps or stop:
@@ -303,7 +309,7 @@ class _Run:
             ids = [self.device.index] if self.device.type == "cuda" else None
             net = nn.parallel.DistributedDataParallel(net, device_ids=ids)
         if self.loop.compile:
-            net = torch.compile(net)
+            net = torch.compile(net, mode=self.loop.compile_mode)
         return net
 
     def _agree(self, local: bool) -> bool:

@@ -94,7 +94,7 @@ class Pix2pixRecipe(Recipe):
                      "D": DISCRIMINATORS["patch"](in_channels=6, ndf=config.ndf, n_layers=config.d_layers,
                                                   norm=config.norm).to(ctx.device)}
         betas = (config.beta1, config.beta2)
-        self.optimizers = {k: torch.optim.Adam(n.parameters(), lr=config.lr, betas=betas) for k, n in self.nets.items()}
+        self.optimizers = {k: ctx.adam(n.parameters(), config.lr, betas) for k, n in self.nets.items()}
         self.loss = adversarial_loss(config.gan_loss)
 
     def dataset(self) -> Dataset:

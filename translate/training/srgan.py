@@ -100,13 +100,11 @@ class SrganRecipe(Recipe):
                 raise ConfigError(f"--init {config.init} is a x{spec.scale} model, but --scale is {config.scale}")
             self.g_kwargs = dict(spec.arch_kwargs)  # the architecture comes with the weights
         self.nets = {"G": (generator or GENERATORS["srresnet"](**self.g_kwargs)).train().to(ctx.device)}
-        self.optimizers = {"G": torch.optim.Adam(self.nets["G"].parameters(), lr=config.lr,
-                                                 betas=(config.beta1, config.beta2))}
+        self.optimizers = {"G": ctx.adam(self.nets["G"].parameters(), config.lr, (config.beta1, config.beta2))}
         if config.stage == "gan":
             self.nets["D"] = DISCRIMINATORS["srgan"](channels=config.d_channels,
                                                     spectral_norm=config.spectral_norm).to(ctx.device)
-            self.optimizers["D"] = torch.optim.Adam(self.nets["D"].parameters(), lr=config.lr,
-                                                    betas=(config.beta1, config.beta2))
+            self.optimizers["D"] = ctx.adam(self.nets["D"].parameters(), config.lr, (config.beta1, config.beta2))
             self.vgg = (VGGPerceptualLoss.from_weights(config.vgg_weights).to(ctx.device)
                         if config.content_loss == "vgg" else None)
         self.pixel_loss = PIXEL_LOSSES[config.pixel_loss]
