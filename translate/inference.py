@@ -121,7 +121,7 @@ class Translator:
             return 1
         n = len(_starts(height, self.tile, self.tile - self.tile_overlap)) * len(
             _starts(width, self.tile, self.tile - self.tile_overlap))
-        return 1 + 2 * n if self.shared_norm else n
+        return 1 + n if self.shared_norm else n
 
     @torch.inference_mode()
     def __call__(self, pixels: np.ndarray, progress: Progress | None = None) -> np.ndarray:
@@ -167,10 +167,8 @@ class Translator:
             return self._blend_tiles(x, progress, 0, self.tiles(x.shape[3], x.shape[2]))
         total = self.tiles(x.shape[3], x.shape[2])
         with self._norm_lock:
-            # 1. statistics of a downscaled copy of the whole image (close, but blind to fine detail);
-            # 2. every tile run with those, each norm layer summing its input over the part of the
-            #    feature map the tile owns: the whole image's statistics at full resolution;
-            # 3. every tile run with the statistics of 2 and blended.
+            # statistics of a downscaled copy of the whole image, shared by every tile: one tone everywhere,
+            # close to (not exactly) the untiled run's, since the copy lacks the finest detail
             h, w = x.shape[2:]
             factor = min(1.0, STATS_SIDE / max(h, w))
             small = F.interpolate(x.float(), scale_factor=factor, mode="bilinear", antialias=True,
@@ -179,33 +177,23 @@ class Translator:
                 self._run_padded(small)
             if progress:
                 progress(1, total)
-            n = (total - 1) // 2
-            with self.shared_norm.accumulating():
-                self._blend_tiles(x, progress, 1, total, keep=False)
             with self.shared_norm.fixed():
-                return self._blend_tiles(x, progress, 1 + n, total)
+                return self._blend_tiles(x, progress, 1, total)
 
-    def _blend_tiles(self, x: torch.Tensor, progress: Progress | None, done: int, total: int,
-                     keep: bool = True) -> torch.Tensor:
-        """Run the tiles of x and cross-fade them (keep=False: run them only, for their statistics)."""
+    def _blend_tiles(self, x: torch.Tensor, progress: Progress | None, done: int, total: int) -> torch.Tensor:
+        """Run the tiles of x and cross-fade them."""
         _, _, h, w = x.shape
         s, overlap = self.spec.scale, self.tile_overlap
         step = self.tile - overlap
-        out = torch.zeros(1, self.spec.out_channels, h * s, w * s, device=x.device) if keep else None
-        weight = torch.zeros(1, 1, h * s, w * s, device=x.device) if keep else None
+        out = torch.zeros(1, self.spec.out_channels, h * s, w * s, device=x.device)
+        weight = torch.zeros(1, 1, h * s, w * s, device=x.device)
         tops, lefts = _starts(h, self.tile, step), _starts(w, self.tile, step)
-        for i, top in enumerate(tops):
-            for j, left in enumerate(lefts):
-                if self.shared_norm:
-                    # the part of the image this tile stands for: halfway into each overlap
-                    self.shared_norm.owned = (_owned(tops, i, self.tile, h), _owned(lefts, j, self.tile, w),
-                                              *self._padded_size(min(self.tile, h), min(self.tile, w)))
+        for top in tops:
+            for left in lefts:
                 y = self._run_padded(x[:, :, top:top + self.tile, left:left + self.tile])
                 done += 1
                 if progress:
                     progress(done, total)
-                if not keep:
-                    continue
                 y = y.to(out.device)
                 inner = (top > 0, top + self.tile < h, left > 0, left + self.tile < w)
                 window = _window(y.shape[2], y.shape[3], overlap * s, inner, y.device)
@@ -213,25 +201,20 @@ class Translator:
                           slice(left * s, left * s + y.shape[3]))
                 out[region] += y * window
                 weight[region] += window
-        return out / weight if keep else x
-
-
-def _owned(starts: list[int], i: int, tile: int, length: int) -> tuple[int, int]:
-    """(first, end) of the input pixels tile i owns along one axis, relative to the tile: the tiles' owned
-    parts partition [0, length), each boundary in the middle of an overlap."""
-    begin = 0 if i == 0 else (starts[i - 1] + min(tile, length) + starts[i]) // 2
-    end = length if i == len(starts) - 1 else (starts[i] + min(tile, length) + starts[i + 1]) // 2
-    return begin - starts[i], end - starts[i]
+        return out / weight
 
 
 class SharedNorm:
     """Makes a net's instance-norm and GroupNorm layers use statistics shared by all tiles of an image.
 
-    measuring(): each layer records the mean and variance of its input (a run on a downscaled whole image).
-    accumulating(): layers normalise with the recorded statistics and sum their input over the `owned`
-    region of each tile (set before each tile: (first, end) rows and columns in tile pixels, then the
-    padded tile's height and width), mapped to the layer's resolution. fixed(): layers normalise with the
-    accumulated statistics. Outside these contexts the layers are untouched.
+    measuring(): each layer records the mean and variance of its input (a run on a downscaled whole image)
+    and normalises with them; fixed(): layers normalise with the recorded statistics (the tiles). Outside
+    these contexts the layers are untouched.
+
+    Exact statistics would need every tile to reach a layer before any tile passes it (the statistics of
+    layer k depend on those of the layers before it); re-measuring over full-resolution tiles with the
+    downscaled statistics in place was tried and came out further from the untiled run, each pass fixing
+    one more layer while the deeper ones drifted.
     """
 
     def __init__(self, net: torch.nn.Module) -> None:
@@ -239,8 +222,6 @@ class SharedNorm:
                        if (isinstance(m, torch.nn.InstanceNorm2d) and not m.track_running_stats)
                        or isinstance(m, torch.nn.GroupNorm)]
         self.stats: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-        self.sums: dict[int, list[torch.Tensor]] = {}
-        self.owned: tuple[tuple[int, int], tuple[int, int], int, int] | None = None
 
     def __bool__(self) -> bool:
         return bool(self.layers)
@@ -265,17 +246,6 @@ class SharedNorm:
         self.stats[index] = (mean, var)
         return self._normalise(layer, x, mean, var)
 
-    def _accumulate(self, index: int, layer: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-        rows, cols, padded_h, padded_w = self.owned  # type: ignore[misc]
-        # the layer sees the padded tile at some stride: map the owned part to its feature map
-        sy, sx = x.shape[2] / padded_h, x.shape[3] / padded_w
-        part = x[:, :, round(rows[0] * sy):round(rows[1] * sy), round(cols[0] * sx):round(cols[1] * sx)]
-        g = self._groups(layer, part.double())
-        count = torch.full((g.shape[1],), float(g[0, 0].numel()), dtype=g.dtype, device=g.device)
-        self.sums.setdefault(index, []).append(torch.stack([count, g.sum(dim=(2, 3, 4))[0],
-                                                            (g * g).sum(dim=(2, 3, 4))[0]]))
-        return self._normalise(layer, x, *self.stats[index])
-
     @contextmanager
     def _patched(self, fn: Callable[[int, torch.nn.Module, torch.Tensor], torch.Tensor]) -> Iterator[None]:
         for i, layer in enumerate(self.layers):
@@ -287,17 +257,10 @@ class SharedNorm:
                 del layer.forward
 
     def measuring(self) -> AbstractContextManager[None]:
-        self.stats, self.sums = {}, {}
+        self.stats = {}
         return self._patched(self._measure)
 
-    def accumulating(self) -> AbstractContextManager[None]:
-        return self._patched(self._accumulate)
-
     def fixed(self) -> AbstractContextManager[None]:
-        for index, parts in self.sums.items():
-            n, total, squares = torch.stack(parts).sum(0)
-            mean = total / n
-            self.stats[index] = (mean.float()[None], (squares / n - mean * mean).clamp_min(0).float()[None])
         return self._patched(lambda i, layer, x: self._normalise(layer, x, *self.stats[i]))
 
 
