@@ -33,7 +33,7 @@ def test_any_size_keeps_size(tmp_path, size):
     model = tiny_translator(tmp_path / "m.safetensors")
     source = _image(tmp_path / "x.png", size)
     assert main([str(source), "--model", str(model), "--out", str(tmp_path / "o")]) == 0
-    assert read_image(tmp_path / "o" / "x.png").size == size
+    assert read_image(tmp_path / "o" / "x_paintings.png").size == size
 
 
 def test_gray_rgba_and_16bit(tmp_path, samples):
@@ -41,13 +41,13 @@ def test_gray_rgba_and_16bit(tmp_path, samples):
     gray, rgba = _image(tmp_path / "g.png", mode="L"), _image(tmp_path / "a.png", mode="RGBA")
     out = tmp_path / "o"
     assert main([str(gray), str(rgba), "--model", str(model), "--out", str(out)]) == 0
-    assert Image.open(out / "g.png").mode == "L"
-    result = Image.open(out / "a.png")
+    assert Image.open(out / "g_paintings.png").mode == "L"
+    result = Image.open(out / "a_paintings.png")
     assert result.mode == "RGBA"
     assert np.array_equal(np.asarray(result)[..., 3], np.asarray(Image.open(rgba))[..., 3])  # alpha passed through
     sixteen = samples / "realworld_lq" / "tree_alpha_16bit.png"
     assert main([str(sixteen), "--model", str(model), "--out", str(out), "--16bit"]) == 0
-    decoded = read_image(out / "tree_alpha_16bit.png", keep_alpha=True)
+    decoded = read_image(out / "tree_alpha_16bit_paintings.png", keep_alpha=True)
     assert decoded.bit_depth == 16 and decoded.alpha is not None and decoded.size == (342, 256)
 
 
@@ -65,8 +65,8 @@ def test_tiled_output_has_no_seams(tmp_path):
     assert main([str(source), "--model", str(model), "--out", str(tmp_path / "whole"), "--tile", "0"]) == 0
     assert main([str(source), "--model", str(model), "--out", str(tmp_path / "tiled"), "--tile", "48",
                  "--tile-overlap", "40"]) == 0
-    a = np.asarray(Image.open(tmp_path / "whole" / "big.png"), dtype=int)
-    b = np.asarray(Image.open(tmp_path / "tiled" / "big.png"), dtype=int)
+    a = np.asarray(Image.open(tmp_path / "whole" / "big_x2.png"), dtype=int)
+    b = np.asarray(Image.open(tmp_path / "tiled" / "big_x2.png"), dtype=int)
     assert np.abs(a - b).max() <= 1
 
 
@@ -83,7 +83,8 @@ def test_folder_recursive_bad_file_counted(tmp_path, capsys):
     assert (tmp_path / "photos_paintings" / "a.png").is_file()
     assert (tmp_path / "photos_paintings" / "sub" / "b.png").is_file()
     # a second run leaves earlier outputs alone unless --overwrite
-    assert main([str(folder / "a.png"), "--model", str(model), "--out", str(tmp_path / "photos_paintings")]) == 0
+    for _ in range(2):
+        assert main([str(folder / "a.png"), "--model", str(model), "--out", str(tmp_path / "o")]) == 0
     assert "exists (pass --overwrite)" in capsys.readouterr().err
 
 
@@ -99,6 +100,12 @@ def test_direction_and_short_names(tmp_path):
     source = _image(tmp_path / "p.png")
     assert main([str(source), "--model", str(tmp_path / "style_A2B.safetensors"), "--direction", "BtoA"]) == 0
     assert (tmp_path / "p_photos.png").is_file()
+    # both directions into one --out folder: two outputs (the second was skipped as "exists" when the
+    # names did not say which model made them)
+    for direction in ("AtoB", "BtoA"):
+        assert main([str(source), "--model", str(tmp_path / "style_A2B.safetensors"), "--direction", direction,
+                     "--out", str(tmp_path / "o")]) == 0
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["p_photos.png", "p_vangogh.png"]
 
 
 @pytest.mark.parametrize("case, message", [

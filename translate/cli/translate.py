@@ -22,8 +22,9 @@ def output_suffix(spec) -> str:
 
 
 def plan(inputs: Sequence[str], out: str | None, suffix: str, fmt: str) -> list[tuple[Path, Path]]:
-    """(input file, output file) pairs. Folders are searched recursively and mirrored; without --out,
-    outputs go beside the inputs as NAME_SUFFIX.FMT (or into FOLDER_SUFFIX/ for a folder)."""
+    """(input file, output file) pairs. Outputs are named NAME_SUFFIX.FMT (the suffix names the model's target
+    domain or scale, so runs of other models or directions into one folder do not collide), beside the inputs
+    without --out; folders are searched recursively and mirrored (into FOLDER_SUFFIX/ without --out)."""
     from translate.data.io import list_images
     from translate.errors import ConfigError, ImageError
 
@@ -37,9 +38,11 @@ def plan(inputs: Sequence[str], out: str | None, suffix: str, fmt: str) -> list[
                 raise ConfigError(f"{path}: cannot write a folder beside the file-system root; pass --out")
             root = Path(out) if out else path.resolve().with_name(f"{path.resolve().name}_{suffix}")
             for file in list_images(path):
-                pairs.append((file, (root / file.relative_to(path)).with_suffix(f".{fmt}")))
+                target = root / file.relative_to(path)
+                pairs.append((file, target.with_name(f"{target.stem}_{suffix}.{fmt}") if out else
+                              target.with_suffix(f".{fmt}")))
         elif path.exists():
-            target = Path(out) / f"{path.stem}.{fmt}" if out else path.with_name(f"{path.stem}_{suffix}.{fmt}")
+            target = Path(out) / f"{path.stem}_{suffix}.{fmt}" if out else path.with_name(f"{path.stem}_{suffix}.{fmt}")
             pairs.append((path, target))
         else:
             raise ImageError(f"{path}: no such file or folder")
@@ -91,7 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                           half=args.half, provider=args.provider)
         pairs = plan(args.inputs, args.out, output_suffix(translator.spec), args.format)
         failures = written = skipped = 0
-        show = not args.no_progress and len(pairs) > 1 and sys.stderr.isatty()
+        show = not args.no_progress and len(pairs) > 1 and sys.stderr.isatty()  # a bar over files
+        show_tiles = not args.no_progress and len(pairs) == 1 and sys.stderr.isatty()  # over one image's tiles
         inputs = {source.resolve() for source, _ in pairs}
         for source, target in tqdm(pairs, disable=not show, unit="image"):
             if target.resolve() in inputs:
@@ -119,7 +123,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if decoded.size[0] * decoded.size[1] * s * s > MAX_OUTPUT_PIXELS:
                     raise ImageError(f"{source}: the x{s} output would be {decoded.size[0] * s}x{decoded.size[1] * s},"
                                      f" over the limit of {MAX_OUTPUT_PIXELS / 1e6:.0f} MP; --resize it smaller first")
-                result = translator.image(decoded)
+                with tqdm(total=translator.tiles(*decoded.size), unit="tile", leave=False,
+                          disable=not show_tiles or translator.tiles(*decoded.size) < 2) as tile_bar:
+                    result = translator.image(decoded, lambda done, total: tile_bar.update(done - tile_bar.n))
                 write_image(target, result.pixels, result.alpha, bits=16 if args.bits16 else 8)
                 written += 1
             except ImageError as err:
