@@ -150,3 +150,25 @@ def test_heap_trimmer_is_active_on_glibc():
     trim = HeapTrimmer()
     assert trim.active  # mallopt accepted the arena limit
     trim()
+
+
+def test_sketch_as_the_browser_sends_it(tmp_path, shelf, monkeypatch):
+    from translate.inference import Output
+
+    """With the events' preprocessing off, a sketch arrives as Gradio's composite PNG (transparent background):
+    it is read through translate.data.io and drawn on white."""
+    rgba = np.zeros((24, 32, 4), np.uint8)
+    rgba[8:16, 8:24] = (0, 0, 0, 255)  # a black stroke on a transparent pad
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "composite.png")
+    sketch = {"background": None, "layers": [], "composite": {"path": str(tmp_path / "composite.png")}}
+    assert shelf.paired(None, sketch, "photos → vangogh (style_A2B)").shape == (24, 32, 3)
+
+    class Identity:
+        def image(self, decoded):
+            return Output(decoded.pixels, None)
+
+    monkeypatch.setattr(shelf, "_translator", lambda entry: Identity())
+    seen = shelf.paired(None, sketch, "photos → vangogh (style_A2B)")
+    assert (seen[8:16, 8:24] == 0).all() and (seen[:8] == 255).all()  # the stroke, on white
+    with pytest.raises(UserError, match="draw something"):
+        shelf.paired(None, {"composite": None}, "photos → vangogh (style_A2B)")
