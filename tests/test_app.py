@@ -153,10 +153,10 @@ def test_heap_trimmer_is_active_on_glibc():
 
 
 def test_sketch_as_the_browser_sends_it(tmp_path, shelf, monkeypatch):
-    from translate.inference import Output
-
     """With the events' preprocessing off, a sketch arrives as Gradio's composite PNG (transparent background):
     it is read through translate.data.io and drawn on white."""
+    from translate.inference import Output
+
     rgba = np.zeros((24, 32, 4), np.uint8)
     rgba[8:16, 8:24] = (0, 0, 0, 255)  # a black stroke on a transparent pad
     Image.fromarray(rgba, "RGBA").save(tmp_path / "composite.png")
