@@ -1,5 +1,7 @@
 """The translate command: any size, any format, folders, outputs never clobbered, clear errors."""
 
+import sys
+
 import numpy as np
 import pytest
 from helpers import tiny_generator, tiny_sr, tiny_translator
@@ -180,3 +182,15 @@ def test_current_folder_as_input(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path / "here")
     assert main([".", "--model", str(model), "--no-progress"]) == 0
     assert (tmp_path / "here_paintings" / "p.png").is_file()
+
+
+def test_one_large_image_shows_a_bar_over_its_tiles(tmp_path, capsys, monkeypatch):
+    model = tiny_translator(tmp_path / "m.safetensors")
+    source = _image(tmp_path / "big.png", (120, 92))
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert main([str(source), "--model", str(model), "--tile", "48", "--tile-overlap", "16"]) == 0
+    err = capsys.readouterr().err
+    assert "/13 [" in err and "tile/s" in err  # a bar over a statistics pass and 12 tiles
+    assert main([str(source), "--model", str(model), "--tile", "48", "--tile-overlap", "16", "--overwrite",
+                 "--no-progress"]) == 0
+    assert "/13" not in capsys.readouterr().err
