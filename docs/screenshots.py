@@ -1,9 +1,12 @@
-"""Redraw the README's screenshots of the web app: the style transfer tab with the bundled vangogh model and
-the super-resolution tab with sr_x4, in headless Chromium on a loopback port.
+"""Redraw the README's screenshots of the web app: the style transfer tab with the bundled vangogh model, the
+super-resolution tab with sr_x4 (slider, then the 1:1 crop moved onto a detail), in headless Chromium on a
+loopback port.
 
-    .venv/bin/python docs/screenshots.py    # writes docs/app-style-transfer.jpg and docs/app-super-resolution.png
+    .venv/bin/python docs/screenshots.py    # writes docs/app-style-transfer.jpg, docs/app-super-resolution.png
+                                            # and docs/app-super-resolution-zoom.png
 
-Needs Debian's chromium and Playwright (both installed by `make dev`); takes a minute on a CPU.
+Needs Playwright (in the `dev` extra that `make setup` installs) and Debian's chromium (`apt-get install
+chromium`); takes a few minutes on a CPU.
 """
 
 from __future__ import annotations
@@ -61,11 +64,20 @@ def main() -> int:
             page.set_viewport_size({"width": 1100, "height": 900})
             _run_tab(page, "Super-resolution", "sr", SAMPLES / "realworld_lq/0014.jpg")
             page.wait_for_function("document.querySelectorAll('#sr-output img').length == 2")
-            page.screenshot(path=str(DOCS / "app-super-resolution.png"), full_page=True)
+            page.locator("#sr-output").screenshot(path=str(DOCS / "app-super-resolution.png"))
+            before = page.get_attribute("#sr-crop img", "src")
+            for slider, value in (("x", "42"), ("y", "50")):  # the cat's eye and whiskers
+                field = page.locator(f"#sr-{slider} input[type=number]")
+                field.fill(value)
+                field.press("Enter")
+            page.wait_for_function(f"document.querySelector('#sr-crop img').src != {before!r}", timeout=60_000)
+            page.wait_for_timeout(1500)
+            page.locator("#sr-crop").screenshot(path=str(DOCS / "app-super-resolution-zoom.png"))
             browser.close()
     finally:
         app.close()
-    print(f"wrote {DOCS / 'app-style-transfer.jpg'} and {DOCS / 'app-super-resolution.png'}")
+    print(f"wrote {DOCS / 'app-style-transfer.jpg'}, {DOCS / 'app-super-resolution.png'} and "
+          f"{DOCS / 'app-super-resolution-zoom.png'}")
     return 0
 
 

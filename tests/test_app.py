@@ -52,11 +52,79 @@ def test_super_resolution_slider_pair(shelf, tmp_path):
 
 
 def test_generate_grid_and_strip(shelf):
-    grid, strip = shelf.generate("digits", 3, "", 20)
+    grid, strip = shelf.generate("digits", 3, "every class", 20)
     assert grid.ndim == 3 and grid.shape[1] == 10 * 64 + 11 * 8  # one column per class, 64-pixel cells
-    assert strip.shape[1] == 8 * 64 + 9 * 8
-    one_class, _ = shelf.generate("digits", 3, "7", 4)
-    assert one_class.shape[1] == 2 * 64 + 3 * 8
+    # every class: the strip is drawn once per class (it was ten strips of class 0's worth: one row, class 0)
+    assert strip.shape[:2] == (10 * 64 + 11 * 8, 8 * 64 + 9 * 8)
+    one_class, one_strip = shelf.generate("digits", 3, "7", 4)
+    assert one_class.shape[1] == 2 * 64 + 3 * 8 and one_strip.shape[0] == 64 + 2 * 8
+    assert np.array_equal(shelf.generate("digits", 3, "", 4)[1], strip)  # an empty class means every class
+
+
+def test_models_page_shows_a_pairs_card_once(shelf):
+    (shelf.entries[0].path.parent / "style.md").write_text("# Style\nThe pair's card.")
+    assert shelf.describe().count("The pair's card.") == 1
+
+
+def test_bundled_folder_lists_no_stray_exports(tmp_path, monkeypatch):
+    import translate.app
+
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    tiny_sr(folder / "sr_x2.safetensors")
+    (folder / "sr_x2.onnx").write_bytes(b"an export left here")
+    monkeypatch.setattr(translate.app, "bundled_models_dir", lambda: folder)
+    shelf = Shelf([folder], device="cpu")
+    assert [e.path.name for e in shelf.entries] == ["sr_x2.safetensors"] and not shelf.problems
+    assert len(Shelf([tmp_path / "weights"], device="cpu").entries) == 1
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "x.onnx").write_bytes(b"junk")
+    assert Shelf([other], device="cpu").problems  # a user's folder still lists (and checks) its exports
+
+
+def test_upload_from_browser_payload():
+    assert Upload.from_payload({"path": "/cache/abc/x.png", "orig_name": "holiday.png"}) == \
+        Upload("/cache/abc/x.png", "holiday.png")
+    assert Upload.from_payload({"path": "/cache/abc/x.png", "orig_name": None}) == Upload("/cache/abc/x.png", "x.png")
+    assert Upload.from_payload(None) is None
+
+
+def test_style_reports_progress_and_offers_png(shelf, tmp_path):
+    calls = []
+    decoded, out = shelf.style_output(_upload(tmp_path, "a.png"), "photos → vangogh (style_A2B)",
+                                      lambda done, total: calls.append((done, total)))
+    assert calls == [(1, 1)] and out.pixels.shape == (20, 30, 3)
+    png = Image.open(shelf.save_png(out, "a_style"))
+    assert png.format == "PNG" and png.size == (30, 20)
+
+
+def test_side_by_side_crop_is_one_to_one():
+    from translate.app import side_by_side
+
+    a = np.zeros((400, 600, 3), np.uint8)
+    b = np.full((400, 600), 200, np.uint8)
+    view = side_by_side((a, b), 100, 0, side=100)
+    assert view.shape == (100, 208, 3)
+    assert (view[:, :100] == 0).all() and (view[:, 108:] == 200).all() and (view[:, 100:108] == 255).all()
+    assert side_by_side((a[:50, :60], a[:50, :60]), 50, 50, side=100).shape == (50, 128, 3)
+
+
+def test_batch_gives_a_zip_and_the_command_lines_errors(shelf, tmp_path):
+    import zipfile
+
+    bad = tmp_path / "x.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\nbroken")
+    uploads = [_upload(tmp_path, "a.png"), Upload(str(bad), "broken.png"), _upload(tmp_path, "b.png", mode="L")]
+    calls = []
+    archive, log = shelf.batch(uploads, "x2 (sr_x2)", lambda done, total: calls.append((done, total)))
+    assert sorted(zipfile.ZipFile(archive).namelist()) == ["a_x2.png", "b_x2.png"]
+    lines = log.splitlines()
+    assert lines[0].startswith("error: broken.png: ") and lines[-1] == "2 written, 0 skipped, 1 failed"
+    assert calls[-1] == (3, 3)
+    assert shelf.batch([Upload(str(bad), "broken.png")], "x2 (sr_x2)")[0] is None
+    with pytest.raises(UserError, match="upload one or more images"):
+        shelf.batch([], "x2 (sr_x2)")
 
 
 def test_errors_become_messages(shelf, tmp_path):
@@ -69,7 +137,7 @@ def test_errors_become_messages(shelf, tmp_path):
     with pytest.raises(UserError, match="pick a model first"):
         shelf.style(_upload(tmp_path, "a.png"), None)
     big = _upload(tmp_path, "big.png", size=(1200, 1000))
-    with pytest.raises(UserError, match="over the limit of 1 MP"):
+    with pytest.raises(UserError, match="is 1.2 MP, over the limit of 1 MP"):
         shelf.super_resolve(big, "x2 (sr_x2)")
     with pytest.raises(UserError, match="number of samples"):
         shelf.generate("digits", 0, "", 500)
@@ -82,3 +150,25 @@ def test_heap_trimmer_is_active_on_glibc():
     trim = HeapTrimmer()
     assert trim.active  # mallopt accepted the arena limit
     trim()
+
+
+def test_sketch_as_the_browser_sends_it(tmp_path, shelf, monkeypatch):
+    """With the events' preprocessing off, a sketch arrives as Gradio's composite PNG (transparent background):
+    it is read through translate.data.io and drawn on white."""
+    from translate.inference import Output
+
+    rgba = np.zeros((24, 32, 4), np.uint8)
+    rgba[8:16, 8:24] = (0, 0, 0, 255)  # a black stroke on a transparent pad
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "composite.png")
+    sketch = {"background": None, "layers": [], "composite": {"path": str(tmp_path / "composite.png")}}
+    assert shelf.paired(None, sketch, "photos → vangogh (style_A2B)").shape == (24, 32, 3)
+
+    class Identity:
+        def image(self, decoded):
+            return Output(decoded.pixels, None)
+
+    monkeypatch.setattr(shelf, "_translator", lambda entry: Identity())
+    seen = shelf.paired(None, sketch, "photos → vangogh (style_A2B)")
+    assert (seen[8:16, 8:24] == 0).all() and (seen[:8] == 255).all()  # the stroke, on white
+    with pytest.raises(UserError, match="draw something"):
+        shelf.paired(None, {"composite": None}, "photos → vangogh (style_A2B)")

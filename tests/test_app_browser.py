@@ -75,26 +75,91 @@ def _natural_sizes(page, selector):
         .map(async i => {{ await i.decode(); return [i.naturalWidth, i.naturalHeight]; }}))""")
 
 
+def _no_error_toast(page):
+    toasts = page.locator(".toast-body.error")
+    assert toasts.count() == 0, toasts.all_inner_texts()
+
+
+def _run(page, prefix: str) -> None:
+    """Click the tab's run button and wait for a new result (the old one is cleared first)."""
+    page.evaluate(f"document.querySelectorAll('#{prefix}-output img').forEach(i => i.removeAttribute('src'))")
+    page.click(f"#{prefix}-run")
+    page.wait_for_selector(f"#{prefix}-output img[src]", timeout=60_000)
+    page.wait_for_timeout(300)
+    _no_error_toast(page)
+
+
 def _upload_and_run(page, tab: str, prefix: str, image: Path) -> None:
     page.get_by_role("tab", name=tab).click()
     page.set_input_files(f"#{prefix}-input input[type=file]", str(image))
     page.wait_for_timeout(500)
-    page.click(f"#{prefix}-run")
-    page.wait_for_selector(f"#{prefix}-output img", timeout=60_000)
+    _run(page, prefix)
 
 
-def test_style_tab(page, samples, tmp_path):
+def test_style_tab(page, samples, screenshots):
     _upload_and_run(page, "Style transfer", "style", samples / "photos_vangogh/photos/golden_gate.jpg")
     assert _natural_sizes(page, "#style-output") == [[979, 734]]
-    page.screenshot(path=str(tmp_path / "style.png"), full_page=True)
+    assert _natural_sizes(page, "#style-crop") == [[2 * 320 + 8, 320]]  # input | output, 1:1
+    assert "golden_gate_style_A2B\n.png" in page.inner_text("#style-file")
+    page.screenshot(path=str(screenshots / "style.png"), full_page=True)
 
 
-def test_super_resolution_tab(page, samples, tmp_path):
+def test_super_resolution_tab(page, samples, screenshots):
     _upload_and_run(page, "Super-resolution", "sr", samples / "realworld_lq/0014.jpg")
     page.wait_for_function("document.querySelectorAll('#sr-output img').length == 2")
     assert _natural_sizes(page, "#sr-output") == [[358, 358], [358, 358]]
     assert "179×179 → 358×358" in page.inner_text("#sr-size")
-    page.screenshot(path=str(tmp_path / "sr.png"), full_page=True)
+    assert _natural_sizes(page, "#sr-crop") == [[2 * 320 + 8, 320]]
+    assert "0014_x2\n.png" in page.inner_text("#sr-file")
+    page.screenshot(path=str(screenshots / "super-resolution.png"), full_page=True)
+
+
+@pytest.mark.parametrize("tab, prefix, sizes", [
+    ("Style transfer", "style", [[979, 734], [1024, 768], [256, 256], [1024, 768]]),
+    ("Super-resolution", "sr", [[358, 358], [472, 472], [1132, 700], [512, 512]])])
+def test_every_example_runs_then_an_upload(page, samples, tab, prefix, sizes):
+    """Clicking an example and running it works (it used to fail with "'str' object has no attribute 'path'",
+    and so did every upload after it), for every example, and an upload still works afterwards."""
+    page.reload()
+    page.wait_for_selector("#style-input")
+    page.get_by_role("tab", name=tab).click()
+    examples = page.locator(f"#{prefix}-examples .gallery-item")
+    assert examples.count() == len(sizes)
+    for i in range(examples.count()):
+        examples.nth(i).click()
+        page.wait_for_timeout(500)
+        _run(page, prefix)
+        assert _natural_sizes(page, f"#{prefix}-output")[-1] == sizes[i]
+    page.set_input_files(f"#{prefix}-input input[type=file]", str(samples / "horse2zebra/0.png"))
+    page.wait_for_timeout(500)
+    _run(page, prefix)
+
+
+def test_slider_moves_the_crop(page, samples):
+    _upload_and_run(page, "Super-resolution", "sr", samples / "realworld_lq/0014.jpg")
+    before = page.get_attribute("#sr-crop img", "src")
+    slider = page.locator("#sr-x input[type=number]")
+    slider.fill("0")
+    slider.press("Enter")
+    page.wait_for_function(f"document.querySelector('#sr-crop img').src != {before!r}", timeout=30_000)
+    _no_error_toast(page)
+
+
+def test_batch_tab(page, samples, tmp_path, screenshots):
+    bad = tmp_path / "holiday.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\nnot really a png")
+    page.get_by_role("tab", name="Batch").click()
+    page.set_input_files("#batch-input input[type=file]",
+                         [str(samples / "realworld_lq/0014.jpg"), str(bad), str(samples / "horse2zebra/0.png")])
+    page.wait_for_timeout(1000)
+    page.click("#batch-run")
+    page.wait_for_function("document.querySelector('#batch-log textarea').value.includes('written')",
+                           timeout=60_000)
+    log = page.input_value("#batch-log textarea")
+    assert log.endswith("2 written, 0 skipped, 1 failed")
+    assert "error: holiday.png: " in log
+    assert ".zip" in page.inner_text("#batch-output")
+    page.screenshot(path=str(screenshots / "batch.png"), full_page=True)
 
 
 def test_corrupt_upload_shows_error(page, tmp_path):
@@ -108,20 +173,35 @@ def test_corrupt_upload_shows_error(page, tmp_path):
     page.get_by_text("holiday.png: corrupt or truncated image").wait_for(timeout=30_000)
 
 
-def test_other_tabs_render(page, tmp_path):
+def test_other_tabs_render(page, screenshots):
+    page.reload()
+    page.wait_for_selector("#style-input")
+    page.get_by_role("tab", name="Generate").click()
+    assert page.input_value("#gen-class input") == "every class"
+    page.click("#gen-run")
+    page.wait_for_selector("#gen-strip img[src]", timeout=60_000)
+    _no_error_toast(page)
     for tab in ("Generate", "Paired translation", "Models"):
         page.get_by_role("tab", name=tab).click()
         page.wait_for_timeout(300)
-        page.screenshot(path=str(tmp_path / f"{tab}.png"), full_page=True)
+        page.screenshot(path=str(screenshots / f"{tab.lower().replace(' ', '-')}.png"), full_page=True)
     assert "digits" in page.inner_text("body")
 
 
-def test_bundled_models_style_tab(browser, samples, tmp_path):
-    """No flags: the app serves the bundled models; the style tab's default is the first of them by name."""
+def test_bundled_models(browser, samples, screenshots):
+    """No flags: the app serves the bundled models; the style tab's default is the first of them by name; the
+    Models tab shows the pairs' cards."""
     with _serve(None) as url:
         page = _open(browser, url)
         assert "photos → monet" in page.input_value("#style-model input")
         _upload_and_run(page, "Style transfer", "style", samples / "photos_vangogh/photos/tubingen.jpg")
         assert _natural_sizes(page, "#style-output") == [[1024, 768]]
-        page.screenshot(path=str(tmp_path / "style-monet.png"), full_page=True)
+        page.screenshot(path=str(screenshots / "bundled-style.png"), full_page=True)
+        page.get_by_role("tab", name="Models").click()
+        text = page.inner_text("#models")
+        assert "sr_x4" in text
+        for name in ("vangogh", "monet"):
+            first_line = (Path(__file__).parent.parent / "translate/weights" / f"{name}.md").read_text().splitlines()[0]
+            assert first_line.lstrip("# ").strip() in text
+        page.screenshot(path=str(screenshots / "bundled-models.png"), full_page=True)
         page.close()

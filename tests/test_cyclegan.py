@@ -10,6 +10,7 @@ from PIL import Image
 from translate.checkpoint import load_model, load_state
 from translate.cli.train import build_parser, main_cyclegan, resolve_configs
 from translate.data.folders import Domain
+from translate.errors import ConfigError
 from translate.nets import DISCRIMINATORS, GENERATORS
 from translate.training.config import LoopConfig
 from translate.training.cyclegan import CycleganConfig, CycleganRecipe, ImagePool
@@ -101,7 +102,10 @@ def test_trains_and_saves_both_directions(tmp_path):
         x = torch.rand(1, 3, 8, 12) * 2 - 1
         assert torch.equal(net(x), recipe.nets[stem].eval()(x))
     assert recipe.sample_grid().shape == (6, 3, 32, 32)
-    assert (tmp_path / "run" / "samples" / "step_0000006.png").is_file()
+    grid = Image.open(tmp_path / "run" / "samples" / "step_0000006.png")
+    # two rows, three columns of 32-pixel cells, plus caption margins above (input, translation,
+    # reconstruction) and at the left (photos -> paintings, paintings -> photos)
+    assert grid.height > 2 + 2 * 34 and grid.width > 2 + 3 * 34 + 60
 
 
 def test_names_flag_names_the_domains_in_the_model_files(tmp_path):
@@ -224,3 +228,15 @@ def test_ema_of_both_generators_is_what_gets_saved(tmp_path):
         net, _ = load_model(tmp_path / "run" / "models" / f"{stem}.safetensors", task="translation")
         assert torch.equal(net(x), recipe.ema[stem](x))
         assert not torch.equal(net(x), recipe.nets[stem].eval()(x))
+
+
+def test_a_recipes_decay_start_past_fewer_steps_says_where_it_came_from(tmp_path):
+    recipe = tmp_path / "r.toml"
+    recipe.write_text("[loop]\nsteps = 5000\nlr_decay_start = 3000\n[cyclegan]\n")
+    args = build_parser(CycleganRecipe).parse_args(["--config", str(recipe), "--steps", "20"])
+    with pytest.raises(ConfigError, match=r"lr_decay_start = 3000 \(from .*r.toml\) is past --steps 20; "
+                                          r"pass --lr-decay-start N with N in 0..20"):
+        resolve_configs(CycleganRecipe, args)
+    fixed = build_parser(CycleganRecipe).parse_args(["--config", str(recipe), "--steps", "20",
+                                                     "--lr-decay-start", "10"])
+    assert resolve_configs(CycleganRecipe, fixed)[0].lr_decay_start == 10

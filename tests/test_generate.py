@@ -94,3 +94,19 @@ def test_wrong_task_model(tmp_path, capsys):
 def test_bundled_name(tmp_path):
     assert main(["digits", "--label", "7", "--n", "2", "--out", str(tmp_path / "d.png")]) == 0
     assert (tmp_path / "d.png").is_file()
+
+
+def test_a_strip_of_a_conditional_model_has_a_row_per_class(tmp_path):
+    """`--interpolate 3 7` names seeds: without --label a conditional model draws the strip once per class
+    (it drew ten pictures of class 0); with --label, one row of that class."""
+    model = _model(tmp_path, labels=("cat", "dog", "fox"))
+    assert main([str(model), "--out", str(tmp_path / "s.png"), "--interpolate", "3", "7", "--steps", "5",
+                 "--zoom", "1"]) == 0
+    strip = read_image(tmp_path / "s.png").pixels
+    assert strip.shape[:2] == (3 * 16 + 4 * 2, 5 * 16 + 6 * 2)
+    rows = [strip[2 + i * 18:2 + i * 18 + 16] for i in range(3)]
+    assert not np.allclose(rows[0], rows[1]) and not np.allclose(rows[1], rows[2])
+    assert main([str(model), "--out", str(tmp_path / "d.png"), "--interpolate", "3", "7", "--steps", "5",
+                 "--zoom", "1", "--label", "dog"]) == 0
+    one = read_image(tmp_path / "d.png").pixels
+    assert one.shape[0] == 16 + 2 * 2 and np.allclose(one[2:18], rows[1], atol=1 / 255)

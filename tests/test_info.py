@@ -26,3 +26,34 @@ def test_info_lists_versions_providers_and_models(tmp_path, capsys):
 def test_info_on_bundled_folder(capsys):
     assert main([]) == 0
     assert "models in" in capsys.readouterr().out
+
+
+def test_info_lists_onnx_exports(tmp_path, capsys):
+    from helpers import tiny_sr
+
+    from translate.cli.export import main as export_main
+
+    model = tiny_sr(tmp_path / "sr_x2.safetensors")
+    assert export_main([str(model)]) == 0
+    (tmp_path / "junk.onnx").write_bytes(b"not onnx")
+    assert main(["--models", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "sr_x2.onnx: super-resolution x2, onnx export" in out
+    assert "unreadable:" in out and "junk.onnx" in out
+
+
+def test_export_of_a_bundled_model_goes_to_the_current_folder(tmp_path, monkeypatch, capsys):
+    from helpers import tiny_sr
+
+    import translate.zoo
+    from translate.cli.export import main as export_main
+
+    bundled = tmp_path / "package" / "weights"
+    bundled.mkdir(parents=True)
+    tiny_sr(bundled / "sr_x2.safetensors")
+    monkeypatch.setattr(translate.zoo, "bundled_models_dir", lambda: bundled)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert export_main(["sr_x2"]) == 0
+    assert (work / "sr_x2.onnx").is_file() and not (bundled / "sr_x2.onnx").exists()

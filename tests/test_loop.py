@@ -209,3 +209,25 @@ def test_torchrun_a_nan_on_one_process_stops_both(tmp_path):
     assert done.returncode != 0
     assert "d became nan at step 4" in done.stderr  # rank 1, which saw it
     assert "another process's losses became NaN or inf at step 4" in done.stderr  # rank 0 stops too, saying why
+
+
+def test_a_resumed_run_says_how_many_steps_it_ran(tmp_path, capsys):
+    run = tmp_path / "run"
+    train(ToyRecipe, ToyConfig(), _loop(run, steps=4, log_every=100, lr_decay_start=None))
+    assert "done: 4 steps in" in capsys.readouterr().err
+    train(ToyRecipe, ToyConfig(), _loop(run, steps=6, log_every=100, lr_decay_start=None), resume=True)
+    assert "done: step 6 (2 steps from 4) in" in capsys.readouterr().err  # it said "done: 6 steps"
+
+
+def test_sample_grids_name_their_columns_and_rows():
+    import numpy as np
+
+    from translate.training.grid_labels import label_grid
+
+    grid = np.ones((2 + 2 * 18, 2 + 3 * 18, 3), np.float32)  # 2 rows x 3 columns of 16-pixel cells
+    labelled = label_grid(grid, (16, 16), 3, ("input", "output", "target"), ("a -> b", "b -> a"))
+    assert labelled.shape[0] > grid.shape[0] and labelled.shape[1] > grid.shape[1]
+    top, left = labelled.shape[0] - grid.shape[0], labelled.shape[1] - grid.shape[1]
+    assert (labelled[:top] < 0.5).any() and (labelled[top:, :left] < 0.5).any()  # text drawn in both margins
+    assert np.array_equal(labelled[top:, left:], grid)
+    assert label_grid(grid, (16, 16), 3) is grid

@@ -1,16 +1,20 @@
 """The web app: a Gradio Blocks UI over the same Translator and samplers as the command line.
 
-Tabs: style transfer (translation models), super-resolution (before/after slider), paired translation
-(pix2pix models, with a sketch pad), generation (grids and interpolation strips) and a page describing
-each model. Uploads reach the handlers undecoded and go through translate.data.io like every other image,
-so a bad file gets the same one-line message, shown in the page.
+Tabs: style transfer (translation models), super-resolution (before/after slider and a movable 1:1 crop),
+batches (several files in, one zip out), paired translation (pix2pix models, with a sketch pad), generation
+(grids and interpolation strips) and a page describing each model. Results are offered as full-size PNGs.
+Uploads reach the handlers undecoded (the events skip Gradio's preprocessing) and go through
+translate.data.io like every other image, so a bad file gets the same one-line message, shown in the page.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import tempfile
 import threading
+import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,20 +25,46 @@ import torch
 from translate.checkpoint import ModelSpec, load_model, read_spec
 from translate.data.convert import to_gray
 from translate.data.folders import samples_dir
-from translate.data.io import DecodedImage, read_image
+from translate.data.io import DecodedImage, read_image, write_image
 from translate.errors import UserError
-from translate.inference import Output, Translator
+from translate.inference import Output, Progress, Translator
 from translate.zoo import MODEL_SUFFIXES, bundled_models_dir
 
 STYLE_MAX_PIXELS = 4_000_000
 SR_MAX_PIXELS = 1_000_000  # x4 -> 16 MP out
 GEN_MAX_SAMPLES = 100
+BATCH_MAX_FILES = 100
+CROP_SIDE = 320
+"""Output pixels a side of the super-resolution tab's 1:1 crops."""
+EVERY_CLASS = "every class"
 
 
 @dataclass(frozen=True)
 class Upload:
     path: str
     name: str
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> Upload | None:
+        """An upload as the browser sent it (a FileData dict: path in Gradio's cache, the user's file name)."""
+        if payload is None:
+            return None
+        if isinstance(payload, dict):
+            path, name = payload.get("path"), payload.get("orig_name")
+        else:
+            path, name = getattr(payload, "path", None), getattr(payload, "orig_name", None)
+        if not path:
+            return None
+        return cls(str(path), name or Path(str(path)).name)
+
+
+def card(path: Path) -> Path | None:
+    """The model card of a model file: NAME.md beside it, or for one of a pair of translators (NAME_A2B,
+    NAME_B2A) the pair's NAME.md."""
+    for stem in (path.stem, path.stem.removesuffix("_A2B").removesuffix("_B2A")):
+        if (path.parent / f"{stem}.md").is_file():
+            return path.parent / f"{stem}.md"
+    return None
 
 
 @dataclass(frozen=True)
@@ -51,7 +81,9 @@ def _scan(folders: list[Path]) -> tuple[list[Entry], list[str]]:
 
     entries, problems = [], []
     for folder in folders:
-        files = sorted(p for p in folder.glob("*") if p.suffix in (*MODEL_SUFFIXES, ".onnx")) if folder.is_dir() else []
+        # the bundled folder holds what the package ships; an export left there by hand is not one of them
+        suffixes = MODEL_SUFFIXES if _same(folder, bundled_models_dir()) else (*MODEL_SUFFIXES, ".onnx")
+        files = sorted(p for p in folder.glob("*") if p.suffix in suffixes) if folder.is_dir() else []
         for path in files:
             try:
                 spec = onnx_spec(session(path, provider="cpu"), path) if path.suffix == ".onnx" else read_spec(path)
@@ -71,6 +103,13 @@ def _scan(folders: list[Path]) -> tuple[list[Entry], list[str]]:
     return entries, problems
 
 
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
 def to_display(out: Output) -> np.ndarray:
     """Float pixels (+ alpha) -> uint8 array Gradio shows: (H, W) gray, (H, W, 3) RGB or (H, W, 4) RGBA."""
     pixels = out.pixels
@@ -81,16 +120,24 @@ def to_display(out: Output) -> np.ndarray:
 
 
 class Shelf:
-    """The models the app serves and the handlers behind each tab (plain methods, tested directly)."""
+    """The models the app serves and the handlers behind each tab (plain methods, tested directly).
 
-    def __init__(self, folders: list[Path], device: str = "auto", debug: bool = False) -> None:
+    Result files (PNGs, zips) go to `out_dir` (default: a new temporary folder), one fresh sub-folder per
+    request, pruned after an hour. debug: show server paths and exception text (otherwise file names only).
+    """
+
+    def __init__(self, folders: list[Path], device: str = "auto", debug: bool = False,
+                 out_dir: Path | None = None) -> None:
         self.entries, self.problems = _scan(folders)
         self.folders, self.device, self.debug = folders, device, debug
+        self.out_dir = Path(out_dir or tempfile.mkdtemp(prefix="gan-translate-app-"))
         self._cache: dict[Path, Any] = {}
         self._lock = threading.Lock()
 
-    def choices(self, task: str, recipe: str | None = None, exclude_recipe: str | None = None) -> list[str]:
-        return [e.label for e in self.entries if e.spec.task == task
+    def choices(self, task: str | tuple[str, ...], recipe: str | None = None,
+                exclude_recipe: str | None = None) -> list[str]:
+        tasks = (task,) if isinstance(task, str) else task
+        return [e.label for e in self.entries if e.spec.task in tasks
                 and (recipe is None or e.spec.recipe == recipe)
                 and (exclude_recipe is None or e.spec.recipe != exclude_recipe)]
 
@@ -122,32 +169,113 @@ class Shelf:
         except UserError as err:
             raise UserError(str(err).replace(str(upload.path), upload.name)) from None
 
-    def style(self, upload: Upload | None, label: str | None) -> np.ndarray:
-        entry = self.entry(label)
-        return to_display(self._translator(entry).image(self._decode(upload, STYLE_MAX_PIXELS)))
+    def request_dir(self) -> Path:
+        """A fresh folder for one request's result files; folders over an hour old are removed first."""
+        import shutil
+        import time
 
-    def super_resolve(self, upload: Upload | None, label: str | None) -> tuple[tuple[np.ndarray, np.ndarray], str]:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        for old in self.out_dir.iterdir():
+            try:
+                if time.time() - old.stat().st_mtime > 3600:
+                    shutil.rmtree(old, ignore_errors=True)
+            except OSError:
+                pass
+        return Path(tempfile.mkdtemp(dir=self.out_dir))
+
+    def save_png(self, out: Output, name: str) -> str:
+        """The full-size result as a PNG file to download (Gradio would re-encode a shown image as webp)."""
+        return str(write_image(self.request_dir() / f"{name}.png", out.pixels, out.alpha))
+
+    def style(self, upload: Upload | None, label: str | None, progress: Progress | None = None) -> np.ndarray:
+        return to_display(self.style_output(upload, label, progress)[1])
+
+    def style_output(self, upload: Upload | None, label: str | None,
+                     progress: Progress | None = None) -> tuple[DecodedImage, Output]:
+        """(the decoded input, the model's output at the same size)."""
+        entry = self.entry(label)
+        decoded = self._decode(upload, STYLE_MAX_PIXELS)
+        return decoded, self._translator(entry).image(decoded, progress)
+
+    def super_resolve(self, upload: Upload | None, label: str | None,
+                      progress: Progress | None = None) -> tuple[tuple[np.ndarray, np.ndarray], str]:
         """((bicubic upscale, model output) for the slider, a line about the sizes)."""
+        before, out, size = self.super_resolve_output(upload, label, progress)
+        return (to_display(before), to_display(out)), size
+
+    def super_resolve_output(self, upload: Upload | None, label: str | None,
+                             progress: Progress | None = None) -> tuple[Output, Output, str]:
+        """(bicubic upscale, model output, a line about the sizes)."""
         from translate.data.resize import bicubic_resize
 
         entry = self.entry(label)
         decoded = self._decode(upload, SR_MAX_PIXELS)
-        out = self._translator(entry).image(decoded)
+        out = self._translator(entry).image(decoded, progress)
         h, w = out.pixels.shape[:2]
         before = Output(bicubic_resize(decoded.pixels, (w, h), quantize=False), out.alpha)
         if decoded.grayscale:
             before = Output(to_gray(before.pixels), out.alpha)
         size = f"{decoded.size[0]}×{decoded.size[1]} → {w}×{h} (x{entry.spec.scale}); left: bicubic, right: model"
-        return (to_display(before), to_display(out)), size
+        return before, out, size
+
+    def batch(self, uploads: list[Upload], label: str | None,
+              progress: Callable[[int, int], None] | None = None) -> tuple[str | None, str]:
+        """Run a model on several files: (a zip of the outputs or None when none worked, the log).
+
+        The log has the command line's lines: "error: NAME: problem" for each file that failed, then
+        "N written, M failed"."""
+        from translate.cli.translate import output_suffix
+
+        entry = self.entry(label)
+        if not uploads:
+            raise UserError("upload one or more images first")
+        if len(uploads) > BATCH_MAX_FILES:
+            raise UserError(f"{len(uploads)} files: at most {BATCH_MAX_FILES} at once")
+        translator = self._translator(entry)
+        limit = SR_MAX_PIXELS if entry.spec.scale > 1 else STYLE_MAX_PIXELS
+        folder = self.request_dir()
+        suffix, lines, written, names = output_suffix(entry.spec), [], 0, set()
+        for i, upload in enumerate(uploads):
+            name = f"{Path(upload.name).stem}_{suffix}.png"
+            if name in names:
+                lines.append(f"skipped {upload.name}: another file gives {name} too; rename one")
+                continue
+            try:
+                result = translator.image(self._decode(upload, limit))
+                write_image(folder / "out" / name, result.pixels, result.alpha)
+                names.add(name)
+                written += 1
+            except UserError as err:  # this file's problem, named by the file
+                lines.append(f"error: {err}")
+            except OSError as err:
+                lines.append(f"error: {upload.name}: {err.strerror or err}")
+            if progress:
+                progress(i + 1, len(uploads))
+        failed = len(uploads) - written - sum(line.startswith("skipped") for line in lines)
+        skipped = len(uploads) - written - failed
+        lines.append(f"{written} written, {skipped} skipped, {failed} failed")
+        if not written:
+            return None, "\n".join(lines)
+        archive = folder / f"{entry.path.stem}_{suffix}.zip"
+        with zipfile.ZipFile(archive, "w") as zf:  # PNGs are compressed already
+            for name in sorted(names):
+                zf.write(folder / "out" / name, name)
+        return str(archive), "\n".join(lines)
 
     def paired(self, upload: Upload | None, sketch: Any, label: str | None) -> np.ndarray:
         entry = self.entry(label)
         if upload is None and sketch is not None:
             composite = sketch.get("composite") if isinstance(sketch, dict) else sketch
-            if composite is None:
+            if isinstance(composite, dict):  # as the browser sent it: a PNG file Gradio wrote
+                drawn = read_image(composite["path"], keep_alpha=True)
+                pixels = drawn.pixels if drawn.pixels.ndim == 3 else np.repeat(drawn.pixels[..., None], 3, 2)
+                if drawn.alpha is not None:  # the pad's background is transparent: draw on white
+                    pixels = pixels * drawn.alpha[..., None] + (1 - drawn.alpha[..., None])
+            elif composite is None:
                 raise UserError("draw something or upload an image first")
-            pixels = np.asarray(composite, dtype=np.float32)[..., :3] / 255.0
-            decoded = DecodedImage(Path("sketch"), np.ascontiguousarray(pixels), None, False, 8)
+            else:
+                pixels = np.asarray(composite, dtype=np.float32)[..., :3] / 255.0
+            decoded = DecodedImage(Path("sketch"), np.ascontiguousarray(pixels, dtype=np.float32), None, False, 8)
         else:
             decoded = self._decode(upload, STYLE_MAX_PIXELS)
         return to_display(self._translator(entry).image(decoded))
@@ -164,7 +292,7 @@ class Shelf:
         """(a grid of n samples from seed, seed+1, ...; a spherical interpolation strip from seed to seed+1)."""
         from torchvision.utils import make_grid
 
-        from translate.sampling import class_labels, generate, interpolation, latents
+        from translate.sampling import class_labels, generate, interpolation, latents, strip_latents
 
         net, spec = self._generator(self.entry(label))
         if seed is None or not math.isfinite(seed):
@@ -172,13 +300,10 @@ class Shelf:
         seed, n = int(seed), int(n)
         if not 1 <= n <= GEN_MAX_SAMPLES:
             raise UserError(f"number of samples must be 1..{GEN_MAX_SAMPLES}")
-        klass = klass or None
+        klass = None if klass in (None, "", EVERY_CLASS) else klass
         z = latents(spec, list(range(seed, seed + n)))
         grid = generate(net, spec, z, class_labels(spec, klass, n))
-        strip_z = interpolation(spec, seed, seed + 1, 8, spherical=True)
-        strip_labels = class_labels(spec, klass, 8)
-        if strip_labels is not None:
-            strip_labels = torch.full_like(strip_labels, int(strip_labels[0]))
+        strip_z, strip_labels = strip_latents(spec, interpolation(spec, seed, seed + 1, 8, spherical=True), klass)
         strip = generate(net, spec, strip_z, strip_labels)
         zoom = max(1, 64 // spec.image_size)
 
@@ -191,10 +316,10 @@ class Shelf:
         return show(grid, nrow), show(strip, 8)
 
     def describe(self) -> str:
-        """Markdown: each model's spec, and its card (NAME.md beside it) when there is one."""
+        """Markdown: each model's spec, and its card (see card()) when there is one."""
         if not self.entries:
             return "No models found. Train one (`train-cyclegan`, `train-srgan`, `train-gan`) or pass `--models DIR`."
-        parts = []
+        parts, shown = [], set()
         for e in self.entries:
             s = e.spec
             facts = [f"task **{s.task}**", f"architecture `{s.arch}` {s.arch_kwargs}",
@@ -206,9 +331,10 @@ class Shelf:
             if s.recipe:
                 facts.append(f"recipe `{s.recipe}`, step {s.step}")
             parts.append(f"### {e.label}\n`{e.path.name}`: " + "; ".join(facts))
-            card = e.path.with_suffix(".md")
-            if card.is_file():
-                parts.append(card.read_text())
+            model_card = card(e.path)
+            if model_card and model_card not in shown:  # a pair of translators shares one card
+                shown.add(model_card)
+                parts.append(model_card.read_text())
         if self.problems:
             parts.append("### Unreadable files\n" + "\n".join(f"- {self.public(p)}" for p in self.problems))
         return "\n\n".join(parts)
@@ -255,32 +381,44 @@ class HeapTrimmer:
             self._trim(0)
 
 
+def side_by_side(pair: tuple[np.ndarray, np.ndarray], x: float, y: float, side: int = CROP_SIDE) -> np.ndarray:
+    """The same (side, side) crop of two equal-sized images, side by side with a white gap, at 1:1.
+
+    x, y: the crop's centre as a percentage of the width and height; the crop stays inside the image."""
+    views = []
+    for image in pair:
+        rgb = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image[..., :3]
+        h, w = rgb.shape[:2]
+        ch, cw = min(side, h), min(side, w)
+        top = int(round(np.clip(y / 100 * h - ch / 2, 0, h - ch)))
+        left = int(round(np.clip(x / 100 * w - cw / 2, 0, w - cw)))
+        views.append(rgb[top:top + ch, left:left + cw])
+    gap = np.full((views[0].shape[0], 8, 3), 255, dtype=np.uint8)
+    return np.concatenate([views[0], gap, views[1]], axis=1)
+
+
 def build_app(model_folders: list[str | Path] | None = None, device: str = "auto", debug: bool = False) -> Any:
     """The Gradio Blocks app serving the models in `model_folders` (default: the bundled models).
 
     debug: show server paths and exception text in the page (otherwise a visitor sees file names only)."""
+    import functools
+
     import gradio as gr
 
     trim_heap = HeapTrimmer()
 
     def uploaded_image(**kwargs: Any) -> Any:
-        """A gr.Image whose uploads reach the handler as an Upload (path + the user's file name), undecoded, so
-        translate.data.io reports bad files. The method is replaced on the instance: a gr.Image subclass would
-        make Gradio write a .pyi stub into this package."""
-        component = gr.Image(type="filepath", image_mode=None, sources=["upload"], **kwargs)
-
-        def preprocess(payload: Any) -> Upload | None:
-            if payload is None:
-                return None
-            return Upload(str(payload.path), payload.orig_name or Path(str(payload.path)).name)
-
-        component.preprocess = preprocess
-        return component
+        """An image upload field. Its events run with preprocess=False, so the handlers get the upload as
+        the browser sent it (Upload.from_payload) and decode it through translate.data.io: Gradio's own
+        preprocessing would open it with Pillow first, and swapping the component's preprocess method
+        does not survive Gradio's per-session copies of a component (an example click makes one)."""
+        return gr.Image(type="filepath", image_mode=None, sources=["upload"], **kwargs)
 
     folders = [Path(f) for f in (model_folders or [bundled_models_dir()])]
     shelf = Shelf(folders, device, debug)
 
     def guarded(method):
+        @functools.wraps(method)  # Gradio reads the signature to find the progress argument
         def run(*args):
             try:
                 return method(*args)
@@ -294,7 +432,50 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
                 trim_heap()
         return run
 
-    with gr.Blocks(title="gan-translate") as app:
+    progress_bar = gr.Progress()  # Gradio finds a gr.Progress default and passes the request's own
+
+    def reporter(progress: Any, unit: str) -> Callable[[int, int], None]:
+        """Gradio's progress bar (done/total and a time estimate) as a Translator progress callback."""
+        return lambda done, total: progress((done, total), unit=unit)
+
+    def run_style(payload: Any, label: str | None, progress: Any = progress_bar) -> tuple:
+        decoded, out = shelf.style_output(Upload.from_payload(payload), label, reporter(progress, "tiles"))
+        shown = to_display(out)
+        pair = (to_display(Output(decoded.pixels, decoded.alpha)), shown)
+        name = f"{Path(Upload.from_payload(payload).name).stem}_{shelf.entry(label).path.stem}"
+        return shown, shelf.save_png(out, name), pair, side_by_side(pair, 50, 50)
+
+    def run_sr(payload: Any, label: str | None, progress: Any = progress_bar) -> tuple:
+        before, out, size = shelf.super_resolve_output(Upload.from_payload(payload), label,
+                                                       reporter(progress, "tiles"))
+        pair = (to_display(before), to_display(out))
+        name = f"{Path(Upload.from_payload(payload).name).stem}_x{shelf.entry(label).spec.scale}"
+        return pair, size, shelf.save_png(out, name), pair, side_by_side(pair, 50, 50)
+
+    def run_batch(payloads: Any, label: str | None, progress: Any = progress_bar) -> tuple:
+        uploads = [u for u in map(Upload.from_payload, payloads or []) if u is not None]
+        return shelf.batch(uploads, label, reporter(progress, "files"))
+
+    def run_paired(payload: Any, sketch: Any, label: str | None) -> np.ndarray:
+        return shelf.paired(Upload.from_payload(payload), sketch, label)
+
+    def crop(pair: Any, x: float, y: float) -> np.ndarray | None:
+        return side_by_side(pair, x, y) if pair else None
+
+    def crop_controls(prefix: str, what: str) -> tuple[Any, Any, Any, Any]:
+        """A movable 1:1 crop of a result beside the same crop of what it is compared with."""
+        pair = gr.State()
+        with gr.Accordion(f"Inspect at full size: {what}", open=True):
+            with gr.Row():
+                x = gr.Slider(0, 100, value=50, step=1, label="Crop centre, % of width", elem_id=f"{prefix}-x")
+                y = gr.Slider(0, 100, value=50, step=1, label="Crop centre, % of height", elem_id=f"{prefix}-y")
+            view = gr.Image(label=f"1:1 crop ({CROP_SIDE} pixels a side): {what}", format="png",
+                            interactive=False, elem_id=f"{prefix}-crop")
+        for slider in (x, y):
+            slider.change(crop, [pair, x, y], view, show_progress="hidden")
+        return pair, x, y, view
+
+    with gr.Blocks(title="gan-translate", delete_cache=(3600, 3600)) as app:
         gr.Markdown("# gan-translate\nStyle transfer, super-resolution, paired translation and generation "
                     "with GAN models trained by this project.")
         with gr.Tab("Style transfer"):
@@ -307,18 +488,35 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
             style_go = gr.Button("Translate", variant="primary", elem_id="style-run")
             gr.Examples(_examples("photos_vangogh/photos/golden_gate.jpg", "photos_vangogh/photos/tubingen.jpg",
                                   "horse2zebra/0.png", "monet_etretat/trainB/etretat-normandy-france.jpg"),
-                        inputs=style_in)
-            style_go.click(guarded(shelf.style), [style_in, style_model], style_out, api_name="style")
+                        inputs=style_in, elem_id="style-examples")
+            style_file = gr.File(label="Full-size PNG", interactive=False, elem_id="style-file")
+            style_pair, style_x, style_y, style_crop = crop_controls("style", "input | output")
+            style_go.click(guarded(run_style), [style_in, style_model], [style_out, style_file, style_pair, style_crop],
+                           api_name="style", preprocess=False)
         with gr.Tab("Super-resolution"):
             choices = shelf.choices("super-resolution")
             sr_in = uploaded_image(label="Low-resolution input", elem_id="sr-input")
             sr_model = gr.Dropdown(choices, value=choices[0] if choices else None, label="Model")
             sr_go = gr.Button("Upscale", variant="primary", elem_id="sr-run")
-            sr_size = gr.Markdown(elem_id="sr-size")
-            sr_out = gr.ImageSlider(label="Bicubic | model", format="png", elem_id="sr-output")
             gr.Examples(_examples("realworld_lq/0014.jpg", "realworld_lq/wolf_gray.jpg",
-                                  "realworld_lq/children-alpha.png", "realworld_lq/ADE_val_00000114.jpg"), inputs=sr_in)
-            sr_go.click(guarded(shelf.super_resolve), [sr_in, sr_model], [sr_out, sr_size], api_name="super_resolve")
+                                  "realworld_lq/children-alpha.png", "realworld_lq/ADE_val_00000114.jpg"),
+                        inputs=sr_in, elem_id="sr-examples")
+            sr_size = gr.Markdown(elem_id="sr-size")
+            sr_out = gr.ImageSlider(label="Bicubic | model (whole image)", format="png", elem_id="sr-output")
+            sr_pair, sr_x, sr_y, sr_crop = crop_controls("sr", "bicubic | model")
+            sr_file = gr.File(label="Full-size PNG", interactive=False, elem_id="sr-file")
+            sr_go.click(guarded(run_sr), [sr_in, sr_model], [sr_out, sr_size, sr_file, sr_pair, sr_crop],
+                        api_name="super_resolve", preprocess=False)
+        with gr.Tab("Batch"):
+            choices = shelf.choices(("translation", "super-resolution"))
+            batch_in = gr.File(label="Images", file_count="multiple", elem_id="batch-input")
+            batch_model = gr.Dropdown(choices, value=choices[0] if choices else None, label="Model",
+                                      elem_id="batch-model")
+            batch_go = gr.Button("Run on every file", variant="primary", elem_id="batch-run")
+            batch_zip = gr.File(label="Outputs (zip of PNGs)", interactive=False, elem_id="batch-output")
+            batch_log = gr.Textbox(label="Log", lines=4, interactive=False, elem_id="batch-log")
+            batch_go.click(guarded(run_batch), [batch_in, batch_model], [batch_zip, batch_log], api_name="batch",
+                           preprocess=False)
         from translate.app_video import video_tab  # imported here: translate.app_video imports this module
         video_tab(shelf)
         with gr.Tab("Paired translation"):
@@ -331,8 +529,8 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
                 paired_out = gr.Image(label="Output", format="png", interactive=False)
             paired_model = gr.Dropdown(choices, value=choices[0] if choices else None, label="Model")
             paired_go = gr.Button("Translate", variant="primary")
-            paired_go.click(guarded(shelf.paired), [paired_in, paired_sketch, paired_model], paired_out,
-                            api_name="paired")
+            paired_go.click(guarded(run_paired), [paired_in, paired_sketch, paired_model], paired_out,
+                            api_name="paired", preprocess=False)
         with gr.Tab("Generate"):
             choices = shelf.choices("generation")
             gen_model = gr.Dropdown(choices, value=choices[0] if choices else None, label="Model")
@@ -340,15 +538,16 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
                 gen_seed = gr.Number(0, label="Seed", precision=0)
                 gen_n = gr.Slider(1, GEN_MAX_SAMPLES, value=64, step=1, label="Samples")
                 first = shelf.entry(choices[0]).spec if choices else None
-                gen_class = gr.Dropdown(["", *(first.labels or ())] if first else [""], value="",
-                                        label="Class (conditional models; empty: every class)")
-            gen_go = gr.Button("Generate", variant="primary")
-            gen_grid = gr.Image(label="Samples", format="png", interactive=False)
-            gen_strip = gr.Image(label="Interpolation from seed to seed + 1", format="png", interactive=False)
+                gen_class = gr.Dropdown([EVERY_CLASS, *(first.labels or ())] if first else [EVERY_CLASS],
+                                        value=EVERY_CLASS, label="Class (conditional models)", elem_id="gen-class")
+            gen_go = gr.Button("Generate", variant="primary", elem_id="gen-run")
+            gen_grid = gr.Image(label="Samples", format="png", interactive=False, elem_id="gen-output")
+            gen_strip = gr.Image(label="Interpolation from seed to seed + 1 (conditional models: a row per class)",
+                                 format="png", interactive=False, elem_id="gen-strip")
             gen_go.click(guarded(shelf.generate), [gen_model, gen_seed, gen_class, gen_n], [gen_grid, gen_strip],
                          api_name="generate")
         with gr.Tab("Models"):
-            gr.Markdown(shelf.describe())
+            gr.Markdown(shelf.describe(), elem_id="models")
         where = f" · models from {', '.join(map(str, folders))}" if debug else ""
         gr.Markdown(f"<small>{device_line(device)}{where}</small>", elem_id="footer")
     app.queue(default_concurrency_limit=max(1, (os.cpu_count() or 2) // 2), max_size=32)

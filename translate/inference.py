@@ -4,11 +4,18 @@ It reads a model file (.safetensors, run by PyTorch) or an exported .onnx file (
 pads inputs to the network's size multiple (reflection) and crops back, so any size works; runs large
 images in overlapping tiles blended so no seam shows; keeps grayscale images gray and transparent images
 transparent; and returns float pixels in [0, 1].
+
+Tiles and normalisation: instance norm (and GroupNorm) normalise by statistics of the whole feature map, so
+a tile normalised by its own statistics comes out in another tone than the same pixels in the whole image.
+For PyTorch models the tiled run therefore shares one set of statistics across tiles (see SharedNorm); an
+.onnx graph cannot be changed that way and keeps per-tile statistics (larger tiles make the bands fainter).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,13 +31,18 @@ from translate.device import pick_device
 from translate.errors import ConfigError
 
 IMAGE_TASKS = ("translation", "super-resolution")
+STATS_SIDE = 1024
+"""Longer side of the downscaled whole image whose normalisation statistics start a shared-statistics run."""
+
+Progress = Callable[[int, int], None]
+"""Called as progress(done, total) after each unit of work (a tile or a statistics pass)."""
 
 
 def recommended_tile(spec: ModelSpec) -> int:
     """Input tile side for large images: bounded memory, big enough that overlaps are a small share.
 
-    Translators get large tiles because their instance norm normalises each tile by its own statistics:
-    neighbouring tiles come out in slightly different tones, which a cross-fade softens but cannot remove.
+    Translators get large tiles: with shared statistics any tile size matches the untiled run, but each
+    tile pays for its overlaps, and .onnx models (per-tile statistics) show fainter bands with larger tiles.
     """
     return 256 if spec.scale > 1 else 1024
 
@@ -76,6 +88,9 @@ class Translator:
         self.memory_format = torch.channels_last if spec.task == "super-resolution" else torch.contiguous_format
         if isinstance(net, torch.nn.Module):
             net.to(device=device, dtype=self.dtype, memory_format=self.memory_format).eval()
+        self.shared_norm = SharedNorm(net) if isinstance(net, torch.nn.Module) else None
+        # a shared-statistics run changes how the net's norm layers behave: one such run at a time per model
+        self._norm_lock = threading.Lock()
 
     @classmethod
     def from_file(cls, path: str | Path, device: str = "auto", tile: int | None = None,
@@ -102,18 +117,28 @@ class Translator:
         net, spec = load_model(path, task=task, device=dev)
         return cls(net, spec, dev, tile, tile_overlap, half)
 
+    def tiles(self, width: int, height: int) -> int:
+        """How many units of work (tiles, plus the statistics passes) an input of this size takes."""
+        if not self.tile or max(width, height) <= self.tile:
+            return 1
+        n = len(_starts(height, self.tile, self.tile - self.tile_overlap)) * len(
+            _starts(width, self.tile, self.tile - self.tile_overlap))
+        return 1 + n if self.shared_norm else n
+
     @torch.inference_mode()
-    def __call__(self, pixels: np.ndarray) -> np.ndarray:
+    def __call__(self, pixels: np.ndarray, progress: Progress | None = None) -> np.ndarray:
         """(H, W, C) float pixels in [0, 1] -> (H*scale, W*scale, C) float pixels in [0, 1]."""
         x = to_tensor(pixels, self.spec.value_range)[None].to(self.device, self.dtype)
         big = self.tile and max(x.shape[2:]) > self.tile
-        y = self._run_tiled(x) if big else self._run_padded(x)
+        y = self._run_tiled(x, progress) if big else self._run_padded(x)
+        if not big and progress:
+            progress(1, 1)
         return to_pixels(y[0], self.spec.value_range)
 
-    def image(self, decoded: DecodedImage) -> Output:
+    def image(self, decoded: DecodedImage, progress: Progress | None = None) -> Output:
         """Translate a decoded image, keeping its look: a grayscale input gives a grayscale output; alpha
         is upscaled (super-resolution) or passed through (translation)."""
-        out = self(decoded.pixels)
+        out = self(decoded.pixels, progress)
         if decoded.grayscale:
             out = to_gray(out)
         alpha = decoded.alpha
@@ -121,11 +146,15 @@ class Translator:
             alpha = bicubic_resize(alpha, (out.shape[1], out.shape[0]), quantize=False)
         return Output(out, alpha)
 
+    def _padded_size(self, h: int, w: int) -> tuple[int, int]:
+        """The size an (h, w) input is padded to before the net sees it."""
+        m, least = self.spec.size_multiple, self.spec.min_side
+        return h + max((-h) % m, least - h), w + max((-w) % m, least - w)
+
     def _run_padded(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[2:]
-        m = self.spec.size_multiple
-        least = self.spec.min_side
-        pad_h, pad_w = max((-h) % m, least - h), max((-w) % m, least - w)
+        padded_h, padded_w = self._padded_size(h, w)
+        pad_h, pad_w = padded_h - h, padded_w - w
         if pad_h or pad_w:
             mode = "reflect" if pad_h < h and pad_w < w else "replicate"  # reflection needs pad < size
             x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
@@ -135,15 +164,39 @@ class Translator:
         s = self.spec.scale
         return y[:, :, : h * s, : w * s]
 
-    def _run_tiled(self, x: torch.Tensor) -> torch.Tensor:
+    def _run_tiled(self, x: torch.Tensor, progress: Progress | None) -> torch.Tensor:
+        if not self.shared_norm:
+            return self._blend_tiles(x, progress, 0, self.tiles(x.shape[3], x.shape[2]))
+        total = self.tiles(x.shape[3], x.shape[2])
+        with self._norm_lock:
+            # statistics of a downscaled copy of the whole image, shared by every tile: one tone everywhere,
+            # close to (not exactly) the untiled run's, since the copy lacks the finest detail
+            h, w = x.shape[2:]
+            factor = min(1.0, STATS_SIDE / max(h, w))
+            small = F.interpolate(x.float(), scale_factor=factor, mode="bilinear", antialias=True,
+                                  recompute_scale_factor=True).to(x.dtype) if factor < 1 else x
+            with self.shared_norm.measuring():
+                self._run_padded(small)
+            if progress:
+                progress(1, total)
+            with self.shared_norm.fixed():
+                return self._blend_tiles(x, progress, 1, total)
+
+    def _blend_tiles(self, x: torch.Tensor, progress: Progress | None, done: int, total: int) -> torch.Tensor:
+        """Run the tiles of x and cross-fade them."""
         _, _, h, w = x.shape
         s, overlap = self.spec.scale, self.tile_overlap
         step = self.tile - overlap
         out = torch.zeros(1, self.spec.out_channels, h * s, w * s, device=x.device)
         weight = torch.zeros(1, 1, h * s, w * s, device=x.device)
-        for top in _starts(h, self.tile, step):
-            for left in _starts(w, self.tile, step):
-                y = self._run_padded(x[:, :, top:top + self.tile, left:left + self.tile]).to(out.device)
+        tops, lefts = _starts(h, self.tile, step), _starts(w, self.tile, step)
+        for top in tops:
+            for left in lefts:
+                y = self._run_padded(x[:, :, top:top + self.tile, left:left + self.tile])
+                done += 1
+                if progress:
+                    progress(done, total)
+                y = y.to(out.device)
                 inner = (top > 0, top + self.tile < h, left > 0, left + self.tile < w)
                 window = _window(y.shape[2], y.shape[3], overlap * s, inner, y.device)
                 region = (slice(None), slice(None), slice(top * s, top * s + y.shape[2]),
@@ -151,6 +204,66 @@ class Translator:
                 out[region] += y * window
                 weight[region] += window
         return out / weight
+
+
+class SharedNorm:
+    """Makes a net's instance-norm and GroupNorm layers use statistics shared by all tiles of an image.
+
+    measuring(): each layer records the mean and variance of its input (a run on a downscaled whole image)
+    and normalises with them; fixed(): layers normalise with the recorded statistics (the tiles). Outside
+    these contexts the layers are untouched.
+
+    Exact statistics would need every tile to reach a layer before any tile passes it (the statistics of
+    layer k depend on those of the layers before it); re-measuring over full-resolution tiles with the
+    downscaled statistics in place was tried and came out further from the untiled run, each pass fixing
+    one more layer while the deeper ones drifted.
+    """
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        self.layers = [m for m in net.modules()
+                       if (isinstance(m, torch.nn.InstanceNorm2d) and not m.track_running_stats)
+                       or isinstance(m, torch.nn.GroupNorm)]
+        self.stats: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.layers)
+
+    @staticmethod
+    def _groups(layer: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """x (N, C, H, W) -> (N, G, C/G, H, W): the values each statistic is taken over."""
+        groups = layer.num_groups if isinstance(layer, torch.nn.GroupNorm) else x.shape[1]
+        return x.reshape(x.shape[0], groups, -1, *x.shape[2:])
+
+    def _normalise(self, layer: torch.nn.Module, x: torch.Tensor, mean: torch.Tensor,
+                   var: torch.Tensor) -> torch.Tensor:
+        g = self._groups(layer, x)
+        y = ((g - mean[..., None, None, None]) * torch.rsqrt(var[..., None, None, None] + layer.eps)).reshape(x.shape)
+        if layer.weight is not None:
+            y = y * layer.weight[:, None, None] + layer.bias[:, None, None]
+        return y.to(x.dtype)
+
+    def _measure(self, index: int, layer: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+        g = self._groups(layer, x.float())
+        var, mean = torch.var_mean(g, dim=(2, 3, 4), correction=0)
+        self.stats[index] = (mean, var)
+        return self._normalise(layer, x, mean, var)
+
+    @contextmanager
+    def _patched(self, fn: Callable[[int, torch.nn.Module, torch.Tensor], torch.Tensor]) -> Iterator[None]:
+        for i, layer in enumerate(self.layers):
+            layer.forward = lambda x, i=i, layer=layer: fn(i, layer, x)
+        try:
+            yield
+        finally:
+            for layer in self.layers:
+                del layer.forward
+
+    def measuring(self) -> AbstractContextManager[None]:
+        self.stats = {}
+        return self._patched(self._measure)
+
+    def fixed(self) -> AbstractContextManager[None]:
+        return self._patched(lambda i, layer, x: self._normalise(layer, x, *self.stats[i]))
 
 
 def _starts(length: int, tile: int, step: int) -> list[int]:

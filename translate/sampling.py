@@ -36,6 +36,19 @@ def class_labels(spec: ModelSpec, label: str | None, n: int) -> torch.Tensor | N
     raise ConfigError(f"--label {label!r}: not one of this model's classes ({', '.join(spec.labels)})")
 
 
+def strip_latents(spec: ModelSpec, z: torch.Tensor, label: str | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Latents and labels for a strip (interpolation or arithmetic, z: (steps, latent_dim)).
+
+    Seeds pick the latents, not the class: a conditional model draws the strip in `label`'s class, or
+    without one once per class (one row each), so `--interpolate 3 7` is not ten pictures of class 0.
+    """
+    if not spec.labels or label is not None:
+        labels = class_labels(spec, label, len(z))
+        return z, labels if labels is None else torch.full_like(labels, int(labels[0]))
+    k = len(spec.labels)
+    return z.repeat(k, 1), torch.arange(k).repeat_interleave(len(z))
+
+
 @torch.inference_mode()
 def generate(net: nn.Module, spec: ModelSpec, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
     """Images (N, C, S, S) in [0, 1] from latents (N, latent_dim)."""

@@ -20,7 +20,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                             "input sizes (fp32 tolerance 1e-4, fp16 2e-2, relative to the value range); an --int8 "
                             "file is checked on the calibration images instead (PSNR against PyTorch >= 30 dB).")
     parser.add_argument("model", help="model file (.safetensors), a run's models/ folder, or a bundled name")
-    parser.add_argument("--out", help="output .onnx (default: beside the model, same name)")
+    parser.add_argument("--out", help="output .onnx (default: beside the model, same name; for a bundled model, "
+                        "in the current folder)")
     parser.add_argument("--fp16", action="store_true", help="float16 weights and arithmetic (float32 inputs/outputs)")
     parser.add_argument("--int8", metavar="DIR", help="int8 static quantisation (faster on CPUs), calibrated on the "
                         "images in DIR: a few of the kind the model will see (photos, low-resolution images)")
@@ -31,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from translate.checkpoint import load_model
         from translate.errors import ConfigError
         from translate.onnx import OPSET, export_onnx, verify
-        from translate.zoo import resolve_model
+        from translate.zoo import bundled_models_dir, resolve_model
 
         if args.fp16 and args.int8:
             raise ConfigError("--fp16 and --int8 are alternatives; pick one")
@@ -40,7 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ConfigError(f"{path}: is an ONNX file already; export-onnx takes the .safetensors model")
         net, spec = load_model(path)
         variant = "-fp16" if args.fp16 else "-int8" if args.int8 else ""
-        out = Path(args.out) if args.out else path.with_name(path.stem + variant + ".onnx")
+        # beside the model, except a bundled one: the installed package is no place for a user's files
+        beside = Path.cwd() if path.parent.resolve() == bundled_models_dir().resolve() else path.parent
+        out = Path(args.out) if args.out else beside / (path.stem + variant + ".onnx")
         if args.model.startswith("hf://") and not args.out:  # not into huggingface_hub's cache: here, named after it
             out = Path(args.model.partition("@")[0].rsplit("/", 1)[-1] + variant + ".onnx")
         if out.suffix.lower() != ".onnx":

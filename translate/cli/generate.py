@@ -13,7 +13,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="output PNG")
     parser.add_argument("--n", type=int, default=64, help="grid: number of samples (default 64)")
     parser.add_argument("--seed", type=int, default=0, help="grid: sample i uses seed SEED + i")
-    parser.add_argument("--label", help="conditional models: class name for every sample (default: cycle classes)")
+    parser.add_argument("--label", help="conditional models: class name for every sample (default: cycle classes; "
+                        "strips: one row per class)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--interpolate", nargs=2, type=int, metavar=("SEED_A", "SEED_B"),
                       help="a strip walking the latent space from SEED_A's vector to SEED_B's")
@@ -26,14 +27,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(parser, argv)
 
     def body() -> int:
-        import torch
         from torchvision.utils import make_grid
 
         from translate.checkpoint import load_model
         from translate.data.io import write_image
         from translate.device import pick_device
         from translate.errors import ConfigError
-        from translate.sampling import arithmetic, class_labels, generate, interpolation, latents
+        from translate.sampling import arithmetic, class_labels, generate, interpolation, latents, strip_latents
         from translate.zoo import resolve_model
 
         net, spec = load_model(resolve_model(args.model), task="generation", device=pick_device(args.device))
@@ -48,9 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise ConfigError(f"--n must be at least 1, got {args.n}")
             z = latents(spec, list(range(args.seed, args.seed + args.n)))
             nrow = len(spec.labels) if spec.labels and args.label is None else max(1, round(args.n**0.5))
-        labels = class_labels(spec, args.label, len(z))
-        if labels is not None and (args.interpolate or args.arithmetic):
-            labels = torch.full_like(labels, int(labels[0]))  # one class along a strip
+        if args.interpolate or args.arithmetic:
+            z, labels = strip_latents(spec, z, args.label)
+        else:
+            labels = class_labels(spec, args.label, len(z))
         images = generate(net, spec, z, labels)
         if args.zoom is not None and args.zoom < 1:
             raise ConfigError(f"--zoom must be at least 1, got {args.zoom}")

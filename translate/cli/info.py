@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 from collections.abc import Sequence
+from pathlib import Path
 
 from translate.cli.common import ArgumentParser, parse, run_cli
 
@@ -81,7 +82,33 @@ def report(models_dir: str | None = None) -> tuple[str, int]:
         domains = f" {e.spec.domains[0]} -> {e.spec.domains[1]}" if e.spec.domains else ""
         lines.append(f"  {e.name}: {e.spec.task}{extra}{domains}, {e.spec.arch}, {e.size_bytes / 1e6:.1f} MB")
     lines += [f"  unreadable: {p}" for p in problems]
-    return "\n".join(lines), len(problems)
+    onnx, unreadable = onnx_lines(Path(folder))
+    lines += onnx
+    return "\n".join(lines), len(problems) + unreadable
+
+
+def onnx_lines(folder: Path) -> tuple[list[str], int]:
+    """One line per .onnx export in `folder` (what its metadata says, or why it cannot be read), and the count
+    of unreadable ones."""
+    from translate.errors import UserError
+
+    lines, unreadable = [], 0
+    for path in sorted(folder.glob("*.onnx")) if folder.is_dir() else []:
+        try:
+            from translate.onnx import read_spec, session
+
+            spec = read_spec(session(path, provider="cpu"), path)
+        except ImportError as err:
+            lines.append(f"  {path.name}: onnxruntime unavailable ({err})")
+            continue
+        except UserError as err:
+            lines.append(f"  unreadable: {err}")
+            unreadable += 1
+            continue
+        extra = f" x{spec.scale}" if spec.task == "super-resolution" else ""
+        domains = f" {spec.domains[0]} -> {spec.domains[1]}" if spec.domains else ""
+        lines.append(f"  {path.name}: {spec.task}{extra}{domains}, onnx export, {path.stat().st_size / 1e6:.1f} MB")
+    return lines, unreadable
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -66,8 +66,14 @@ def resolve_configs(recipe_cls: type[Recipe], args: argparse.Namespace) -> tuple
             )
         loop_values, recipe_values = saved["loop"], saved[name]
         loop_values["out"] = str(args.resume)
+    from_file = dict(loop_values)
     loop_values.update(given_flags(args, LoopConfig))
     steps = loop_values.get("steps", LoopConfig.steps)
+    decay = loop_values.get("lr_decay_start")
+    if ("lr_decay_start" in from_file and "lr_decay_start" not in given_flags(args, LoopConfig)
+            and isinstance(decay, int) and isinstance(steps, int) and not 0 <= decay <= steps):
+        raise ConfigError(f"lr_decay_start = {decay} (from {args.config or args.resume}) is past --steps {steps}; "
+                          f"pass --lr-decay-start N with N in 0..{steps} as well (e.g. {steps // 2})")
     if recipe_cls.lr_decay_from_half and "lr_decay_start" not in loop_values and isinstance(steps, int):
         loop_values["lr_decay_start"] = steps // 2
     recipe_values.update(given_flags(args, recipe_cls.config_class))

@@ -30,8 +30,9 @@ def output_suffix(spec) -> str:
 
 
 def plan(inputs: Sequence[str], out: str | None, suffix: str, fmt: str) -> list[tuple[Path, Path]]:
-    """(input file, output file) pairs. Folders are searched recursively and mirrored; without --out,
-    outputs go beside the inputs as NAME_SUFFIX.FMT (or into FOLDER_SUFFIX/ for a folder)."""
+    """(input file, output file) pairs. Outputs are named NAME_SUFFIX.FMT (the suffix names the model's target
+    domain or scale, so runs of other models or directions into one folder do not collide), beside the inputs
+    without --out; folders are searched recursively and mirrored (into FOLDER_SUFFIX/ without --out)."""
     from translate.data.io import list_images
     from translate.errors import ConfigError, ImageError
 
@@ -45,9 +46,11 @@ def plan(inputs: Sequence[str], out: str | None, suffix: str, fmt: str) -> list[
                 raise ConfigError(f"{path}: cannot write a folder beside the file-system root; pass --out")
             root = Path(out) if out else path.resolve().with_name(f"{path.resolve().name}_{suffix}")
             for file in list_images(path):
-                pairs.append((file, (root / file.relative_to(path)).with_suffix(f".{fmt}")))
+                target = root / file.relative_to(path)
+                pairs.append((file, target.with_name(f"{target.stem}_{suffix}.{fmt}") if out else
+                              target.with_suffix(f".{fmt}")))
         elif path.exists():
-            target = Path(out) / f"{path.stem}.{fmt}" if out else path.with_name(f"{path.stem}_{suffix}.{fmt}")
+            target = Path(out) / f"{path.stem}_{suffix}.{fmt}" if out else path.with_name(f"{path.stem}_{suffix}.{fmt}")
             pairs.append((path, target))
         else:
             raise ImageError(f"{path}: no such file or folder")
@@ -160,6 +163,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {err if isinstance(err, ImageError) else os_error(err)}", file=sys.stderr)
             failures += 1
 
+        show_tiles = not args.no_progress and len(pairs) == 1 and sys.stderr.isatty()
+
+        def run(decoded):
+            """Translate one image; a single big image gets a bar over its tiles."""
+            tiles = translator.tiles(*decoded.size)
+            if not show_tiles or tiles < 2:
+                return translator.image(decoded)
+            from tqdm import tqdm
+
+            with tqdm(total=tiles, unit="tile", leave=False) as tile_bar:
+                return translator.image(decoded, lambda done, total: tile_bar.update(done - tile_bar.n))
+
         bar = None
         if not args.no_progress and len(pairs) > 1 and sys.stderr.isatty():
             from tqdm import tqdm  # only for a bar: a plain run needs no tqdm
@@ -199,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 try:
                     decoded, read_s = job.result()
                     begin = time.perf_counter()
-                    result = translator.image(decoded)
+                    result = run(decoded)
                     compute_s = time.perf_counter() - begin
                 except (ImageError, OSError) as err:
                     failed(err)

@@ -132,8 +132,8 @@ def read_image(
             width, height = im.size
             if width * height > max_pixels:
                 raise ImageError(
-                    f"{path}: {width}x{height} is {width * height / 1e6:.0f} MP, over the limit of "
-                    f"{max_pixels / 1e6:.0f} MP; downscale it first"
+                    f"{path}: {width}x{height} is {width * height / 1e6:.3g} MP, over the limit of "
+                    f"{max_pixels / 1e6:.3g} MP; downscale it first"
                 )
             if width < 1 or height < 1:
                 raise ImageError(f"{path}: has no pixels ({width}x{height})")

@@ -158,6 +158,7 @@ class CycleganRecipe(Recipe):
     ema_nets = ("G_A2B", "G_B2A")
     lr_decay_from_half = True
     sample_columns = 3
+    sample_column_labels = ("input", "translation", "reconstruction")
 
     def __init__(self, config: CycleganConfig, ctx: TrainContext) -> None:
         super().__init__(config, ctx)
@@ -246,6 +247,10 @@ class CycleganRecipe(Recipe):
             pixels = centre_view(domain.image(0), self.config.crop, self.config.load_size)
             views.append(to_tensor(pixels, (-1.0, 1.0))[None].to(self.ctx.device))
         return views[0], views[1]
+
+    def sample_row_labels(self) -> tuple[str, ...]:
+        a, b = self.names
+        return (f"{a} -> {b}", f"{b} -> {a}")
 
     def sample_grid(self) -> torch.Tensor:
         """Rows: A, A->B, A->B->A, then B, B->A, B->A->B."""

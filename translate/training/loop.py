@@ -234,6 +234,7 @@ class _Run:
                 self._trim_log(step)
         else:
             seed_everything(loop.seed + self.rank)
+        first_step = step
         recipe.train_nets = {name: self._wrap(net) for name, net in recipe.nets.items()}
 
         if self.is_main:
@@ -295,7 +296,8 @@ class _Run:
         if self.writer is not None:
             self.writer.close()
         summary = " ".join(f"{k} {v:.4g}" for k, v in last_losses.items())
-        self.log(f"done: {step} steps in {time.time() - started:.0f}s; {summary}; models in {self.out / 'models'}")
+        ran = f"{step} steps" if not first_step else f"step {step} ({step - first_step} steps from {first_step})"
+        self.log(f"done: {ran} in {time.time() - started:.0f}s; {summary}; models in {self.out / 'models'}")
         return recipe
 
     def _describe(self, amp_dtype: torch.dtype | None) -> str:
@@ -391,13 +393,17 @@ class _Run:
             return
         from torchvision.utils import make_grid
 
+        from translate.training.grid_labels import label_grid
+
         # Sampling must not disturb the training RNG streams, or a resumed run would diverge.
         devices = [self.device.index or 0] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices), torch.no_grad():
             grid = recipe.sample_grid().float().cpu()
         columns = recipe.sample_columns or max(1, int(math.sqrt(grid.shape[0]) + 0.5))
         image = make_grid(grid, nrow=columns, padding=2, pad_value=1.0)
-        write_image(self.out / "samples" / f"step_{step:07d}.png", image.permute(1, 2, 0).numpy())
+        labelled = label_grid(image.permute(1, 2, 0).numpy(), tuple(grid.shape[-2:]), columns,
+                              recipe.sample_column_labels, recipe.sample_row_labels())
+        write_image(self.out / "samples" / f"step_{step:07d}.png", labelled)
         writer = self._tensorboard()
         if writer is not None:
             writer.add_image("samples", image, step)

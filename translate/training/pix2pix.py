@@ -78,6 +78,7 @@ class Pix2pixRecipe(Recipe):
     ema_nets = ("G",)
     lr_decay_from_half = True
     sample_columns = 3
+    sample_column_labels = ("input", "output", "target")
 
     def __init__(self, config: Pix2pixConfig, ctx: TrainContext) -> None:
         super().__init__(config, ctx)

@@ -112,6 +112,12 @@ class Recipe:
     CycleGAN and pix2pix) instead of keeping the learning rate constant."""
     sample_columns: ClassVar[int | None] = None
     """Images per row of the sample grid (None: a square grid)."""
+    sample_column_labels: ClassVar[tuple[str, ...]] = ()
+    """Captions of the sample grid's columns (e.g. input, output, target), written above them."""
+
+    def sample_row_labels(self) -> tuple[str, ...]:
+        """Captions of the sample grid's rows, written at their left (none by default)."""
+        return ()
 
     def __init__(self, config: Any, ctx: TrainContext) -> None:
         self.config, self.ctx = config, ctx

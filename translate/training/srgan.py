@@ -77,6 +77,7 @@ class SrganRecipe(Recipe):
     config_class = SrganConfig
     ema_nets = ("G",)
     sample_columns = 3
+    sample_column_labels = ("bicubic", "model", "high resolution")
 
     def __init__(self, config: SrganConfig, ctx: TrainContext) -> None:
         super().__init__(config, ctx)
