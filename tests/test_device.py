@@ -90,7 +90,7 @@ def test_translating_a_file_loads_no_training_module(tmp_path):
                           env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.splitlines()[-1]) == [0, []]
-    assert (tmp_path / "o" / "in.png").is_file()
+    assert len(list((tmp_path / "o").glob("in_*.png"))) == 1
 
 
 def test_cuda_graph_compile_modes_are_refused_on_the_cpu(tmp_path, capsys):

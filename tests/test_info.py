@@ -36,7 +36,7 @@ def test_info_lists_onnx_exports(tmp_path, capsys):
     model = tiny_sr(tmp_path / "sr_x2.safetensors")
     assert export_main([str(model)]) == 0
     (tmp_path / "junk.onnx").write_bytes(b"not onnx")
-    assert main(["--models", str(tmp_path)]) == 0
+    assert main(["--models", str(tmp_path)]) == 2  # an unreadable file is listed, and the exit code says so
     out = capsys.readouterr().out
     assert "sr_x2.onnx: super-resolution x2, onnx export" in out
     assert "unreadable:" in out and "junk.onnx" in out

@@ -308,10 +308,10 @@ def test_app_footer_and_errors_hide_server_paths(tmp_path, models):
     from translate.app import build_app
 
     app = build_app([models["translator"].parent], device="cpu")
-    config = json.dumps(app.config)
+    config = json.dumps(app.config, default=str)
     assert str(tmp_path) not in config
     debug = build_app([models["translator"].parent], device="cpu", debug=True)
-    assert str(tmp_path) in json.dumps(debug.config)
+    assert str(tmp_path) in json.dumps(debug.config, default=str)
 
 
 def test_interrupted_writes_are_named_and_removed_on_resume(tmp_path):
