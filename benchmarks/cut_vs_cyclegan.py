@@ -10,7 +10,7 @@ generators, two discriminators, cycle and identity losses, image pools; CUT: one
 discriminator, PatchNCE on 5 layers x 256 patches with identity NCE; FastCUT: no identity NCE, flip
 equivariance). Also prints each step's floating-point operations (torch's FlopCounterMode over the direct
 maths, forward and backward), which do not depend on the machine. Park et al. 2020 report CUT about 1.6x
-CycleGAN's iterations per second on a GPU.
+faster per iteration than CycleGAN.
 """
 
 from __future__ import annotations
