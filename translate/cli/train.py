@@ -10,6 +10,7 @@ from pathlib import Path
 from translate.cli.common import ArgumentParser, add_dataclass_flags, given_flags, parse, run_cli
 from translate.errors import ConfigError
 from translate.training.config import LoopConfig, build_config, read_toml
+from translate.training.cut import CutRecipe
 from translate.training.cyclegan import CycleganRecipe
 from translate.training.gan import GanRecipe
 from translate.training.loop import CONFIG_FILE, train
@@ -111,3 +112,8 @@ def main_cyclegan(argv: Sequence[str] | None = None) -> int:
 def main_pix2pix(argv: Sequence[str] | None = None) -> int:
     """train-pix2pix: paired translation, e.g. --data datasets/data/facades/train."""
     return train_main(Pix2pixRecipe, argv)
+
+
+def main_cut(argv: Sequence[str] | None = None) -> int:
+    """train-cut: unpaired translation A -> B with one generator (CUT / FastCUT), e.g. train/cut-vangogh-cpu.toml."""
+    return train_main(CutRecipe, argv)

@@ -8,6 +8,8 @@ convolution ("resize"), which avoids checkerboard artefacts (Odena et al. 2016).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
@@ -51,6 +53,7 @@ class ResnetGenerator(nn.Module):
                        nn.ReLU(inplace=True)]
             width *= 2
         layers += [ResnetBlock(width, norm, dropout) for _ in range(n_blocks)]
+        self.encoder_depth = len(layers)  # body[:encoder_depth] is the encoder whose activations encode() taps
         for _ in range(2):
             if upsample == "transpose":
                 layers.append(nn.ConvTranspose2d(width, width // 2, 3, stride=2, padding=1, output_padding=1,
@@ -66,3 +69,30 @@ class ResnetGenerator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
+
+    def encode(self, x: torch.Tensor, layers: Sequence[int]) -> list[torch.Tensor]:
+        """The activations after each of `layers` (indices into `body`, each below `encoder_depth`), in that
+        order; the layers after the deepest one are not run. With the default layout, 0 is the reflection-padded
+        input, 4 and 7 the two downsampling convolutions, 10 + i the i-th residual block (from 0)."""
+        return self._run(x, layers, max(layers, default=-1) + 1)[1]
+
+    def forward_and_encode(self, x: torch.Tensor, layers: Sequence[int]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The output (as :meth:`forward`) and the activations of :meth:`encode`, from one pass."""
+        return self._run(x, layers, len(self.body))
+
+    def _run(self, x: torch.Tensor, layers: Sequence[int], stop: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        wanted = set(layers)
+        outside = sorted(i for i in wanted if not 0 <= i < self.encoder_depth)
+        if outside:
+            raise ValueError(f"encoder layers are 0 to {self.encoder_depth - 1}, got {outside}")
+        taps: dict[int, torch.Tensor] = {}
+        for i in range(stop):
+            x = self.body[i](x)
+            if i in wanted:
+                # an in-place ReLU after it (perhaps behind an Identity, norm "none") would overwrite the tap
+                taps[i] = x.clone() if self._overwritten_later(i) else x
+        return x, [taps[i] for i in layers]
+
+    def _overwritten_later(self, index: int) -> bool:
+        later = next((m for m in self.body[index + 1:] if not isinstance(m, nn.Identity)), None)
+        return isinstance(later, nn.ReLU) and later.inplace
