@@ -49,7 +49,7 @@ class LoopConfig:
                               "(no effect on the CPU)")
     ema: float = option(0.0, "decay of the generator's exponential moving average (0 = off, e.g. 0.999)")
     lr_decay_start: int | None = option(None, "step where the learning rate starts its linear decay to 0; "
-                                        "unset: constant, except cyclegan and pix2pix, which decay over the "
+                                        "unset: constant, except cyclegan, pix2pix and cut, which decay over the "
                                         "second half of steps (pass --lr-decay-start STEPS to keep it constant)")
     log_every: int = option(10, "steps between log lines")
     sample_every: int = option(500, "steps between sample grids")
