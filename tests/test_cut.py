@@ -95,7 +95,7 @@ FASTCUT = dict(nce_identity=False, flip_equivariance=True, lambda_nce=10.0)
 
 def _loop(out, **changes):
     values = dict(out=str(out), steps=6, batch_size=2, workers=0, progress=False, tensorboard=False, log_every=1,
-                  sample_every=6, checkpoint_every=100)
+                  sample_every=6, checkpoint_every=100, device="cpu")
     values.update(changes)
     return LoopConfig(**values)
 
@@ -157,8 +157,9 @@ def test_the_model_file_is_served_by_translate_the_app_and_export_unchanged(tmp_
     source = tmp_path / "cat.png"
     Image.fromarray(np.random.default_rng(1).integers(0, 255, (21, 30, 3), dtype=np.uint8)).save(source)
 
-    assert translate_main([str(source), "--model", str(models), "--out", str(tmp_path / "out")]) == 0
-    assert read_image(tmp_path / "out" / "cat.png").size == (30, 21)
+    assert translate_main([str(source), "--model", str(models), "--out", str(tmp_path / "out"),
+                           "--device", "cpu"]) == 0
+    assert read_image(tmp_path / "out" / "cat_vangogh.png").size == (30, 21)
 
     shelf = Shelf([models], device="cpu")
     label = "photo → vangogh (G_A2B)"
@@ -233,7 +234,7 @@ def test_torchrun_two_processes_keep_identical_replicas(tmp_path, variant):
     (tmp_path / "run_cut.py").write_text(DDP_SCRIPT)
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           str(tmp_path / "run_cut.py"), "--out", str(out), "--steps", "3", "--batch-size", "1", "--workers", "0",
+           str(tmp_path / "run_cut.py"), "--out", str(out), "--steps", "3", "--device", "cpu", "--batch-size", "1", "--workers", "0",
            "--no-progress", "--no-tensorboard", "--ema", "0.9", "--domainA", a, "--domainB", b, "--crop", "32",
            "--load-size", "40", "--ngf", "4", "--n-blocks", "1", "--ndf", "4", "--nce-layers", "0", "4", "7", "10",
            "--nce-patches", "16", *variant]

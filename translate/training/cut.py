@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -29,14 +28,14 @@ from torch.utils.data import Dataset
 from translate.checkpoint import ModelSpec
 from translate.data.augment import centre_view
 from translate.data.convert import to_tensor
-from translate.data.folders import Domain, UnalignedPairs
 from translate.errors import ConfigError
 from translate.losses import ADVERSARIAL_LOSSES, adversarial_loss
 from translate.nets import DISCRIMINATORS, GENERATORS
 from translate.nets.layers import NORMS, init_normal
 from translate.nets.resnet import UPSAMPLES, ResnetGenerator
-from translate.training.config import MAX_LOAD_SIDE, check_adam, check_choice, check_range, option
+from translate.training.config import check_adam, check_choice, check_range, option
 from translate.training.recipe import Recipe, TrainContext
+from translate.training.unpaired import UnpairedDataConfig, load_unpaired
 
 # body indices of ResnetGenerator: 0 the padded input (RGB pixels), 4 and 7 the downsampling convolutions,
 # 10 the first residual block, 14 the fifth (Park et al. 2020, appendix: patches of 1, 9, 15, 35, 99 pixels)
@@ -44,17 +43,7 @@ PAPER_NCE_LAYERS = (0, 4, 7, 10, 14)
 
 
 @dataclass(frozen=True)
-class CutConfig:
-    domainA: str | None = option(None, "folder of domain A images, the inputs (searched recursively), e.g. photos")  # noqa: N815
-    domainB: str | None = option(None, "folder of domain B images, the target style, e.g. vangogh")  # noqa: N815
-    dataroot: str | None = option(None, "alternatively a folder with trainA/ and trainB/ (the public sets)")
-    names: tuple[str, ...] = option((), "names of domains A and B in the model file, e.g. photo monet (default: "
-                                    "the folders' names, or the two halves of a dataroot named like horse2zebra)")
-    crop: int = option(256, "training crop size (a multiple of 4)")
-    load_size: int = option(286, "shorter side before cropping")
-    scale_jitter: float = option(1.0, "scale the shorter side by up to this factor more (single-image domains)")
-    flip: bool = option(True, "random horizontal flips of the training views")
-    min_items: int = option(200, "at least this many items per epoch (tiny domains)")
+class CutConfig(UnpairedDataConfig):
     ngf: int = option(64, "generator base channels")
     n_blocks: int = option(9, "generator residual blocks")
     norm: str = option("instance", "normalisation: instance, batch, layer or none", choices=NORMS)
@@ -86,31 +75,16 @@ class CutConfig:
             raise ConfigError("gan_loss wgan_gp is for train-gan (CUT has no gradient penalty); use lsgan, "
                               "non_saturating or hinge")
         check_range("d_layers", self.d_layers, 1, 6)
-        check_range("crop", self.crop, max(8, 3 * 2**self.d_layers))  # PatchGAN: its last norm needs 2x2 values
-        if self.crop % 4:
-            raise ConfigError(f"crop must be a multiple of 4, got {self.crop}")
-        check_range("scale_jitter", self.scale_jitter, 1.0)
-        check_range("load_size", self.load_size, self.crop, int(MAX_LOAD_SIDE / self.scale_jitter))
+        self.check_data(3 * 2**self.d_layers)
         for name in ("ngf", "ndf", "nce_patches", "nce_head_dim"):
             check_range(name, getattr(self, name), 1)
-        for name in ("n_blocks", "min_items", "lambda_gan", "lambda_nce"):
+        for name in ("n_blocks", "lambda_gan", "lambda_nce"):
             check_range(name, getattr(self, name), 0)
         if not self.nce_temperature > 0:
             raise ConfigError(f"nce_temperature must be positive, got {self.nce_temperature}")
         if not self.nce_layers or len(set(self.nce_layers)) != len(self.nce_layers):
             raise ConfigError(f"nce_layers must be one or more distinct layer indices, got {list(self.nce_layers)}")
         check_adam(self.lr, self.beta1, self.beta2)
-        if self.names and len(self.names) != 2:
-            raise ConfigError(f"names must be two domain names, got {list(self.names)}")
-
-    def domain_folders(self) -> tuple[Path, Path]:
-        if self.dataroot:
-            if self.domainA or self.domainB:
-                raise ConfigError("give --dataroot or --domainA/--domainB, not both")
-            return Path(self.dataroot) / "trainA", Path(self.dataroot) / "trainB"
-        if not (self.domainA and self.domainB):
-            raise ConfigError("give --domainA and --domainB (image folders), or --dataroot with trainA/ and trainB/")
-        return Path(self.domainA), Path(self.domainB)
 
 
 class PatchHeads(nn.Module):
@@ -156,13 +130,6 @@ class EncodingGenerator(nn.Module):
         return self.generator.forward_and_encode(x, self.layers)
 
 
-def _check_folder(path: Path) -> None:
-    if not path.is_dir():
-        hint = (f"; the public set can be fetched with: translate-datasets {path.parent.name}"
-                if path.name in ("trainA", "trainB") else "; pass a folder of images")
-        raise ConfigError(f"{path}: no such folder{hint}")
-
-
 class CutRecipe(Recipe):
     name = "cut"
     config_class = CutConfig
@@ -172,19 +139,8 @@ class CutRecipe(Recipe):
 
     def __init__(self, config: CutConfig, ctx: TrainContext) -> None:
         super().__init__(config, ctx)
-        folder_a, folder_b = config.domain_folders()
-        for folder in (folder_a, folder_b):
-            _check_folder(folder)
-        self.domain_a, self.domain_b = Domain(folder_a), Domain(folder_b)
-        if config.names:
-            self.names = tuple(config.names)
-        elif config.dataroot:  # trainA/trainB say nothing; the set's name ("horse2zebra") is better
-            left, _, right = Path(config.dataroot).name.partition("2")
-            self.names = (left or "A", right or "B")
-        else:
-            self.names = (self.domain_a.name, self.domain_b.name)
-        self.data = UnalignedPairs(self.domain_a, self.domain_b, config.crop, config.load_size, config.scale_jitter,
-                                   config.flip, config.min_items)
+        data = load_unpaired(config)
+        self.domain_a, self.domain_b, self.names, self.data = data.domain_a, data.domain_b, data.names, data.pairs
         self.g_kwargs = {"ngf": config.ngf, "n_blocks": config.n_blocks, "norm": config.norm,
                          "upsample": config.upsample}
         dev = ctx.device

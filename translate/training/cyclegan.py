@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -14,14 +13,14 @@ from torch.utils.data import Dataset
 from translate.checkpoint import ModelSpec
 from translate.data.augment import centre_view
 from translate.data.convert import to_tensor
-from translate.data.folders import Domain, UnalignedPairs
 from translate.errors import ConfigError
 from translate.losses import ADVERSARIAL_LOSSES, adversarial_loss
 from translate.nets import DISCRIMINATORS, GENERATORS
 from translate.nets.layers import NORMS
 from translate.nets.resnet import UPSAMPLES
-from translate.training.config import MAX_LOAD_SIDE, check_adam, check_choice, check_names, check_range, option
+from translate.training.config import check_adam, check_choice, check_range, option
 from translate.training.recipe import Recipe, TrainContext
+from translate.training.unpaired import UnpairedDataConfig, load_unpaired
 
 
 class ImagePool:
@@ -82,19 +81,7 @@ class ImagePool:
 
 
 @dataclass(frozen=True)
-class CycleganConfig:
-    domainA: str | None = option(None, "folder of domain A images (searched recursively), e.g. photos")  # noqa: N815
-    domainB: str | None = option(None, "folder of domain B images, e.g. vangogh")  # noqa: N815
-    dataroot: str | None = option(None, "alternatively a folder with trainA/ and trainB/ (the public sets)")
-    names: tuple[str, ...] = option((), "names of domains A and B in the model files, e.g. photo monet (default: "
-                                    "the folders' names, or the two halves of a dataroot named like horse2zebra)")
-    crop: int = option(256, "training crop size (a multiple of 4)")
-    load_size: int = option(286, "shorter side before cropping")
-    scale_jitter: float = option(1.0, "scale the shorter side by up to this factor more (single-image domains)")
-    flip: bool = option(True, "random horizontal flips")
-    min_items: int = option(200, "at least this many items per epoch (tiny domains)")
-    hold_out: int = option(0, "keep the last N images of domain A (sorted by name) out of training as a test set; "
-                              "evaluate-translation --hold-out N tests on the same images")
+class CycleganConfig(UnpairedDataConfig):
     ngf: int = option(64, "generator base channels")
     n_blocks: int = option(9, "generator residual blocks (6 for 128 crops, 9 for 256 in the paper)")
     norm: str = option("instance", "normalisation: instance, batch, layer or none", choices=NORMS)
@@ -119,37 +106,13 @@ class CycleganConfig:
         if self.gan_loss == "wgan_gp":
             raise ConfigError("gan_loss wgan_gp is for train-gan (CycleGAN has no gradient penalty); use lsgan, "
                               "non_saturating or hinge")
-        min_crop = 3 * 2**self.d_layers if self.discriminator == "patch" else 8
         check_range("d_layers", self.d_layers, 1, 6)
-        check_range("crop", self.crop, max(8, min_crop))  # PatchGAN: its last norm needs 2x2 values
-        if self.crop % 4:
-            raise ConfigError(f"crop must be a multiple of 4, got {self.crop}")
-        check_range("scale_jitter", self.scale_jitter, 1.0)
-        check_range("load_size", self.load_size, self.crop, int(MAX_LOAD_SIDE / self.scale_jitter))
+        self.check_data(3 * 2**self.d_layers if self.discriminator == "patch" else 8)
         for name in ("ngf", "ndf"):
             check_range(name, getattr(self, name), 1)
-        for name in ("n_blocks", "min_items", "hold_out", "pool_size", "lambda_cycle", "lambda_identity"):
+        for name in ("n_blocks", "pool_size", "lambda_cycle", "lambda_identity"):
             check_range(name, getattr(self, name), 0)
         check_adam(self.lr, self.beta1, self.beta2)
-        if self.names and len(self.names) != 2:
-            raise ConfigError(f"names must be two domain names, got {list(self.names)}")
-        check_names(self.names)
-
-    def domain_folders(self) -> tuple[Path, Path]:
-        if self.dataroot:
-            if self.domainA or self.domainB:
-                raise ConfigError("give --dataroot or --domainA/--domainB, not both")
-            return Path(self.dataroot) / "trainA", Path(self.dataroot) / "trainB"
-        if not (self.domainA and self.domainB):
-            raise ConfigError("give --domainA and --domainB (image folders), or --dataroot with trainA/ and trainB/")
-        return Path(self.domainA), Path(self.domainB)
-
-
-def _check_folder(path: Path) -> None:
-    if not path.is_dir():
-        hint = (f"; the public set can be fetched with: translate-datasets {path.parent.name}"
-                if path.name in ("trainA", "trainB") else "; pass a folder of images")
-        raise ConfigError(f"{path}: no such folder{hint}")
 
 
 class CycleganRecipe(Recipe):
@@ -162,20 +125,8 @@ class CycleganRecipe(Recipe):
 
     def __init__(self, config: CycleganConfig, ctx: TrainContext) -> None:
         super().__init__(config, ctx)
-        folder_a, folder_b = config.domain_folders()
-        for folder in (folder_a, folder_b):
-            _check_folder(folder)
-        self.domain_a, self.domain_b = Domain(folder_a, hold_out=config.hold_out), Domain(folder_b)
-        if config.names:
-            self.names = tuple(config.names)
-        elif config.dataroot:  # trainA/trainB say nothing; the set's name ("horse2zebra") is better
-            left, _, right = Path(config.dataroot).name.partition("2")
-            self.names = (left or "A", right or "B")
-        else:
-            self.names = (self.domain_a.name, self.domain_b.name)
-        check_names(self.names)
-        self.data = UnalignedPairs(self.domain_a, self.domain_b, config.crop, config.load_size, config.scale_jitter,
-                                   config.flip, config.min_items)
+        data = load_unpaired(config)
+        self.domain_a, self.domain_b, self.names, self.data = data.domain_a, data.domain_b, data.names, data.pairs
         self.g_kwargs = {"ngf": config.ngf, "n_blocks": config.n_blocks, "norm": config.norm,
                          "upsample": config.upsample}
         if config.discriminator == "patch":
