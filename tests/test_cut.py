@@ -234,7 +234,8 @@ def test_torchrun_two_processes_keep_identical_replicas(tmp_path, variant):
     (tmp_path / "run_cut.py").write_text(DDP_SCRIPT)
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           str(tmp_path / "run_cut.py"), "--out", str(out), "--steps", "3", "--device", "cpu", "--batch-size", "1", "--workers", "0",
+           str(tmp_path / "run_cut.py"), "--out", str(out), "--steps", "3", "--device", "cpu", "--batch-size", "1",
+           "--workers", "0",
            "--no-progress", "--no-tensorboard", "--ema", "0.9", "--domainA", a, "--domainB", b, "--crop", "32",
            "--load-size", "40", "--ngf", "4", "--n-blocks", "1", "--ndf", "4", "--nce-layers", "0", "4", "7", "10",
            "--nce-patches", "16", *variant]
