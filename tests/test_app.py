@@ -7,7 +7,7 @@ import pytest
 from helpers import tiny_generator, tiny_sr, tiny_translator
 from PIL import Image
 
-from translate.app import Shelf, Upload
+from translate.app import Shelf, Upload, _examples
 from translate.errors import UserError
 
 
@@ -172,3 +172,13 @@ def test_sketch_as_the_browser_sends_it(tmp_path, shelf, monkeypatch):
     assert (seen[8:16, 8:24] == 0).all() and (seen[:8] == 255).all()  # the stroke, on white
     with pytest.raises(UserError, match="draw something"):
         shelf.paired(None, {"composite": None}, "photos → vangogh (style_A2B)")
+
+
+def test_paired_tab_offers_the_facade_palette_and_drawn_examples():
+    from translate.app import facade_legend
+    from translate.label_maps import FACADE_CLASSES
+
+    legend = facade_legend()
+    assert all(name in legend for name, _ in FACADE_CLASSES) and legend.count("background:#") == 12
+    assert "background:#0080ff" in legend  # window
+    assert len(_examples(*(f"facade_labels/drawn_{i}.png" for i in range(3)))) == 3

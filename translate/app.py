@@ -28,6 +28,7 @@ from translate.data.folders import samples_dir
 from translate.data.io import DecodedImage, read_image, write_image
 from translate.errors import UserError
 from translate.inference import Output, Progress, Translator
+from translate.label_maps import FACADE_CLASSES, colour, draw_facade
 from translate.zoo import MODEL_SUFFIXES, bundled_models_dir
 
 STYLE_MAX_PIXELS = 4_000_000
@@ -350,6 +351,18 @@ def device_line(device: str) -> str:
     return f"Running on the CPU ({threads} thread{'s' if threads > 1 else ''})"
 
 
+def _hex(rgb: tuple[int, int, int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*rgb)
+
+
+def facade_legend() -> str:
+    """The 12 facade classes as colour swatches with their names (HTML), for painting label maps."""
+    swatches = "".join(f'<span style="display:inline-block;margin:2px 10px 2px 0"><span style="display:inline-block;'
+                       f'width:14px;height:14px;vertical-align:middle;background:{_hex(rgb)}"></span> {name}</span>'
+                       for name, rgb in FACADE_CLASSES)
+    return f"<div><b>Facade label colours</b> (the pix2pix facades set's): {swatches}</div>"
+
+
 def _examples(*names: str) -> list[str]:
     return [str(p) for p in (samples_dir() / n for n in names) if p.is_file()]
 
@@ -524,11 +537,18 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
             if not choices:
                 gr.Markdown("No paired (pix2pix) models here yet.")
             with gr.Row():
-                paired_in = uploaded_image(label="Input (or draw beside)")
-                paired_sketch = gr.Sketchpad(label="Sketch", type="numpy")
-                paired_out = gr.Image(label="Output", format="png", interactive=False)
+                paired_in = uploaded_image(label="Input label map (or sketch beside)", elem_id="paired-input")
+                paired_sketch = gr.Sketchpad(
+                    value=draw_facade(0), label="Sketch: paint a facade label map in the class colours", type="numpy",
+                    brush=gr.Brush(colors=[_hex(rgb) for _, rgb in FACADE_CLASSES], color_mode="fixed",
+                                   default_color=_hex(colour("window"))),
+                    canvas_size=(256, 256), elem_id="paired-sketch")
+                paired_out = gr.Image(label="Output", format="png", interactive=False, elem_id="paired-output")
+            gr.HTML(facade_legend(), elem_id="paired-legend")
+            gr.Examples(_examples(*(f"facade_labels/drawn_{i}.png" for i in range(3))), inputs=paired_in,
+                        elem_id="paired-examples")
             paired_model = gr.Dropdown(choices, value=choices[0] if choices else None, label="Model")
-            paired_go = gr.Button("Translate", variant="primary")
+            paired_go = gr.Button("Translate", variant="primary", elem_id="paired-run")
             paired_go.click(guarded(run_paired), [paired_in, paired_sketch, paired_model], paired_out,
                             api_name="paired", preprocess=False)
         with gr.Tab("Generate"):
