@@ -204,4 +204,17 @@ def test_bundled_models(browser, samples, screenshots):
             first_line = (Path(__file__).parent.parent / "translate/weights" / f"{name}.md").read_text().splitlines()[0]
             assert first_line.lstrip("# ").strip() in text
         page.screenshot(path=str(screenshots / "bundled-models.png"), full_page=True)
+        # the paired tab: the bundled facades model on the pre-drawn sketch, then on each drawn example
+        page.get_by_role("tab", name="Paired translation").click()
+        assert "labels → facades" in page.input_value("#paired-tab-model input")
+        _run(page, "paired")
+        assert _natural_sizes(page, "#paired-output") == [[256, 256]]
+        examples = page.locator("#paired-examples .gallery-item")
+        assert examples.count() == 3
+        for i in range(3):
+            examples.nth(i).click()
+            page.wait_for_timeout(500)
+            _run(page, "paired")
+            assert _natural_sizes(page, "#paired-output") == [[256, 256]]
+        page.screenshot(path=str(screenshots / "bundled-paired.png"), full_page=True)
         page.close()

@@ -547,7 +547,8 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
             gr.HTML(facade_legend(), elem_id="paired-legend")
             gr.Examples(_examples(*(f"facade_labels/drawn_{i}.png" for i in range(3))), inputs=paired_in,
                         elem_id="paired-examples")
-            paired_model = gr.Dropdown(choices, value=choices[0] if choices else None, label="Model")
+            paired_model = gr.Dropdown(choices, value=choices[0] if choices else None, label="Model",
+                                       elem_id="paired-tab-model")
             paired_go = gr.Button("Translate", variant="primary", elem_id="paired-run")
             paired_go.click(guarded(run_paired), [paired_in, paired_sketch, paired_model], paired_out,
                             api_name="paired", preprocess=False)
