@@ -69,9 +69,9 @@ def _one_line_error(capsys, path: Path, *texts: str) -> str:
 
 def test_bundled_models_pass_the_validator():
     paths = sorted(bundled_models_dir().glob("*.safetensors"))
-    assert len(paths) == 6
+    assert len(paths) == 7
     for path in paths:
-        assert read_spec(path).arch in ("resnet", "srresnet", "dcgan")
+        assert read_spec(path).arch in ("resnet", "srresnet", "dcgan", "unet")
     net, spec = load_model(bundled_models_dir() / "sr_x4.safetensors")
     with torch.no_grad():
         assert net(torch.zeros(1, 3, 5, 7)).shape == (1, 3, 20, 28) and spec.scale == 4
