@@ -7,15 +7,15 @@ transparent; and returns float pixels in [0, 1].
 
 Tiles and normalisation: instance norm (and GroupNorm) normalise by statistics of the whole feature map, so
 a tile normalised by its own statistics comes out in another tone than the same pixels in the whole image.
-For PyTorch models the tiled run therefore shares one set of statistics across tiles (see SharedNorm); an
-.onnx graph cannot be changed that way and keeps per-tile statistics (larger tiles make the bands fainter).
+For PyTorch models the tiled run therefore shares one set of statistics across tiles, measured on a
+downscaled copy of the whole image (translate.nets.norm_stats); an .onnx graph cannot be changed that way
+and keeps per-tile statistics (larger tiles make the bands fainter).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from translate.data.io import DecodedImage
 from translate.data.resize import bicubic_resize
 from translate.device import pick_device
 from translate.errors import ConfigError
+from translate.nets.norm_stats import SharedNormStats
 
 IMAGE_TASKS = ("translation", "super-resolution")
 STATS_SIDE = 1024
@@ -88,7 +89,7 @@ class Translator:
         self.memory_format = torch.channels_last if spec.task == "super-resolution" else torch.contiguous_format
         if isinstance(net, torch.nn.Module):
             net.to(device=device, dtype=self.dtype, memory_format=self.memory_format).eval()
-        self.shared_norm = SharedNorm(net) if isinstance(net, torch.nn.Module) else None
+        self.shared_norm = SharedNormStats(net) if isinstance(net, torch.nn.Module) else None
         # a shared-statistics run changes how the net's norm layers behave: one such run at a time per model
         self._norm_lock = threading.Lock()
 
@@ -170,16 +171,20 @@ class Translator:
         total = self.tiles(x.shape[3], x.shape[2])
         with self._norm_lock:
             # statistics of a downscaled copy of the whole image, shared by every tile: one tone everywhere,
-            # close to (not exactly) the untiled run's, since the copy lacks the finest detail
+            # close to (not exactly) the untiled run's, since the copy lacks the finest detail. Exact ones would
+            # need every tile to reach a layer before any passes it; re-measuring over the full-resolution tiles
+            # with these in place came out further from the untiled run (each pass fixed one more layer while
+            # the deeper ones drifted).
             h, w = x.shape[2:]
             factor = min(1.0, STATS_SIDE / max(h, w))
             small = F.interpolate(x.float(), scale_factor=factor, mode="bilinear", antialias=True,
                                   recompute_scale_factor=True).to(x.dtype) if factor < 1 else x
-            with self.shared_norm.measuring():
+            self.shared_norm.clear()
+            with self.shared_norm.collecting():
                 self._run_padded(small)
             if progress:
                 progress(1, total)
-            with self.shared_norm.fixed():
+            with self.shared_norm.frozen():
                 return self._blend_tiles(x, progress, 1, total)
 
     def _blend_tiles(self, x: torch.Tensor, progress: Progress | None, done: int, total: int) -> torch.Tensor:
@@ -204,66 +209,6 @@ class Translator:
                 out[region] += y * window
                 weight[region] += window
         return out / weight
-
-
-class SharedNorm:
-    """Makes a net's instance-norm and GroupNorm layers use statistics shared by all tiles of an image.
-
-    measuring(): each layer records the mean and variance of its input (a run on a downscaled whole image)
-    and normalises with them; fixed(): layers normalise with the recorded statistics (the tiles). Outside
-    these contexts the layers are untouched.
-
-    Exact statistics would need every tile to reach a layer before any tile passes it (the statistics of
-    layer k depend on those of the layers before it); re-measuring over full-resolution tiles with the
-    downscaled statistics in place was tried and came out further from the untiled run, each pass fixing
-    one more layer while the deeper ones drifted.
-    """
-
-    def __init__(self, net: torch.nn.Module) -> None:
-        self.layers = [m for m in net.modules()
-                       if (isinstance(m, torch.nn.InstanceNorm2d) and not m.track_running_stats)
-                       or isinstance(m, torch.nn.GroupNorm)]
-        self.stats: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-
-    def __bool__(self) -> bool:
-        return bool(self.layers)
-
-    @staticmethod
-    def _groups(layer: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-        """x (N, C, H, W) -> (N, G, C/G, H, W): the values each statistic is taken over."""
-        groups = layer.num_groups if isinstance(layer, torch.nn.GroupNorm) else x.shape[1]
-        return x.reshape(x.shape[0], groups, -1, *x.shape[2:])
-
-    def _normalise(self, layer: torch.nn.Module, x: torch.Tensor, mean: torch.Tensor,
-                   var: torch.Tensor) -> torch.Tensor:
-        g = self._groups(layer, x)
-        y = ((g - mean[..., None, None, None]) * torch.rsqrt(var[..., None, None, None] + layer.eps)).reshape(x.shape)
-        if layer.weight is not None:
-            y = y * layer.weight[:, None, None] + layer.bias[:, None, None]
-        return y.to(x.dtype)
-
-    def _measure(self, index: int, layer: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-        g = self._groups(layer, x.float())
-        var, mean = torch.var_mean(g, dim=(2, 3, 4), correction=0)
-        self.stats[index] = (mean, var)
-        return self._normalise(layer, x, mean, var)
-
-    @contextmanager
-    def _patched(self, fn: Callable[[int, torch.nn.Module, torch.Tensor], torch.Tensor]) -> Iterator[None]:
-        for i, layer in enumerate(self.layers):
-            layer.forward = lambda x, i=i, layer=layer: fn(i, layer, x)
-        try:
-            yield
-        finally:
-            for layer in self.layers:
-                del layer.forward
-
-    def measuring(self) -> AbstractContextManager[None]:
-        self.stats = {}
-        return self._patched(self._measure)
-
-    def fixed(self) -> AbstractContextManager[None]:
-        return self._patched(lambda i, layer, x: self._normalise(layer, x, *self.stats[i]))
 
 
 def _starts(length: int, tile: int, step: int) -> list[int]:

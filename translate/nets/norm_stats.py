@@ -1,88 +1,112 @@
-"""Instance norm with statistics shared across many images (the frames of a clip, the tiles of a photo).
+"""Instance norm (and GroupNorm) with statistics shared across many images: the frames of a clip, the tiles
+of a photo.
 
 `nn.InstanceNorm2d` normalises each image by its own per-channel mean and variance. Across the frames of a
-clip those statistics wobble with the content, and the output's tone wobbles with them: flicker. Here
-every instance norm of a net can first collect statistics pooled over a set of images and then normalise
-every later input by those, through forward hooks, so the net's weights and code stay untouched.
+clip those statistics wobble with the content, and the output's tone wobbles with them: flicker. Across the
+tiles of a large photo each tile gets its own tone: bands. Here every such norm layer of a net can first
+collect statistics pooled over a set of images and then normalise every later input by those, so the
+net's weights stay untouched.
 
 Pooling weighs each image equally: mean = average of the images' means; variance = average of the images'
-mean squares minus the square of that mean (the variance of all their pixels taken together). While
-collecting, each image still runs with its own statistics, so deeper layers see inputs normalised per
-image; for images alike enough to share statistics at all, the difference is small.
+variances plus the variance of their means (the variance of all their pixels taken together). While
+collecting, each image still runs through the layers' own forward, so outputs are unchanged and deeper
+layers see inputs normalised per image; for images alike enough to share statistics at all, the
+difference is small.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import torch
 from torch import nn
 
 
-def instance_norms(net: nn.Module) -> list[nn.InstanceNorm2d]:
-    """The instance norms of `net` that compute statistics from their input (not from tracked averages)."""
-    return [m for m in net.modules() if isinstance(m, nn.InstanceNorm2d) and not m.track_running_stats]
+def norm_layers(net: nn.Module) -> list[nn.Module]:
+    """The layers of `net` that normalise by statistics of their input: instance norms without tracked
+    averages, and group norms."""
+    return [m for m in net.modules()
+            if (isinstance(m, nn.InstanceNorm2d) and not m.track_running_stats) or isinstance(m, nn.GroupNorm)]
+
+
+def _groups(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """x (N, C, H, W) -> (N, G, C/G, H, W): the values each statistic is taken over."""
+    groups = layer.num_groups if isinstance(layer, nn.GroupNorm) else x.shape[1]
+    return x.reshape(x.shape[0], groups, -1, *x.shape[2:])
 
 
 class SharedNormStats:
-    """Pooled per-channel statistics for every instance norm of `net`.
+    """Pooled statistics for every norm layer of `net` (`norm_layers`).
 
-    with stats.collecting(): run the net on the images to pool (outputs unchanged).
-    with stats.frozen(): every instance norm normalises by the pooled statistics instead of its input's.
+    with stats.collecting(): run the net on the images to pool (outputs unchanged); collecting again adds
+    more images, clear() starts over.
+    with stats.frozen(): every norm layer normalises by the pooled statistics instead of its input's.
+    len(stats) is the number of images pooled; bool(stats) says whether the net has layers to share.
     """
 
     def __init__(self, net: nn.Module) -> None:
-        self.layers = instance_norms(net)
+        self.layers = norm_layers(net)
+        self.clear()
+
+    def clear(self) -> None:
+        # float64 sums: the variance comes from a difference (mean of squares less a square), which float32
+        # would round badly when a channel's mean is large beside its spread
         self._sum: dict[int, torch.Tensor] = {}
         self._sum_sq: dict[int, torch.Tensor] = {}
         self._count: dict[int, int] = {}
 
+    def __bool__(self) -> bool:
+        return bool(self.layers)
+
     def __len__(self) -> int:
-        """How many images were pooled (0 before collecting)."""
         return min(self._count.values(), default=0)
 
     @contextmanager
     def collecting(self) -> Iterator[SharedNormStats]:
         def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
-            x = inputs[0].detach().float()
+            var, mean = torch.var_mean(_groups(module, inputs[0].detach().float()), dim=(2, 3, 4), correction=0)
+            mean, var = mean.double(), var.double()
             i = id(module)
-            mean, mean_sq = x.mean(dim=(2, 3)).sum(0), (x * x).mean(dim=(2, 3)).sum(0)
-            self._sum[i] = self._sum[i] + mean if i in self._sum else mean
-            self._sum_sq[i] = self._sum_sq[i] + mean_sq if i in self._sum_sq else mean_sq
-            self._count[i] = self._count.get(i, 0) + x.shape[0]
+            self._sum[i] = self._sum.get(i, 0) + mean.sum(0)
+            self._sum_sq[i] = self._sum_sq.get(i, 0) + (var + mean * mean).sum(0)
+            self._count[i] = self._count.get(i, 0) + mean.shape[0]
 
-        with _hooks(self.layers, hook):
+        handles = [m.register_forward_hook(hook) for m in self.layers]
+        try:
             yield self
+        finally:
+            for h in handles:
+                h.remove()
 
-    def statistics(self, layer: nn.InstanceNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
-        """(mean, variance), each (C,) float32, pooled over the collected images for `layer`."""
+    def statistics(self, layer: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean, variance), each (G,) float32 (G: the channels of an instance norm, the groups of a group
+        norm), pooled over the collected images for `layer`."""
         i = id(layer)
         if not self._count.get(i):
             raise RuntimeError("no statistics collected yet: run the net inside collecting() first")
         mean = self._sum[i] / self._count[i]
-        return mean, (self._sum_sq[i] / self._count[i] - mean * mean).clamp_min(0.0)
+        var = (self._sum_sq[i] / self._count[i] - mean * mean).clamp_min(0.0)
+        return mean.float(), var.float()
 
     @contextmanager
     def frozen(self) -> Iterator[SharedNormStats]:
         pooled = {id(m): self.statistics(m) for m in self.layers}
 
-        def hook(module: nn.InstanceNorm2d, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> torch.Tensor:
-            mean, var = (t.to(inputs[0].device)[None, :, None, None] for t in pooled[id(module)])
-            y = (inputs[0].float() - mean) * torch.rsqrt(var + module.eps)
-            if module.affine:
-                y = y * module.weight.float()[None, :, None, None] + module.bias.float()[None, :, None, None]
-            return y.to(output.dtype)
+        def normalise(layer: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+            def forward(x: torch.Tensor) -> torch.Tensor:
+                mean, var = (t.to(x.device)[None, :, None, None, None] for t in pooled[id(layer)])
+                y = ((_groups(layer, x.float()) - mean) * torch.rsqrt(var + layer.eps)).reshape(x.shape)
+                if layer.weight is not None:
+                    y = y * layer.weight.float()[:, None, None] + layer.bias.float()[:, None, None]
+                return y.to(x.dtype)
+            return forward
 
-        with _hooks(self.layers, hook):
+        # the layers' forward is replaced, not hooked: a hook would run the layer's own normalisation first
+        for layer in self.layers:
+            layer.forward = normalise(layer)
+        try:
             yield self
-
-
-@contextmanager
-def _hooks(layers: list[nn.Module], hook) -> Iterator[None]:
-    handles = [m.register_forward_hook(hook) for m in layers]
-    try:
-        yield
-    finally:
-        for h in handles:
-            h.remove()
+        finally:
+            for layer in self.layers:
+                del layer.forward
