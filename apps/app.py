@@ -5,8 +5,8 @@ hf://OWNER/NAME; default: the bundled ones) on $HOST:$PORT, with no command-line
 
 import os
 
-from translate.app import build_app
 from translate.hub import fetch_folders
+from translate.web_ui import build_app
 
 if __name__ == "__main__":
     folders = fetch_folders([os.environ["MODELS_DIR"]]) if os.environ.get("MODELS_DIR") else None

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from translate.checkpoint import ModelSpec
+from translate.model_spec import ModelSpec
 from translate.nets import GENERATORS
 from translate.onnx import OnnxNet, export_onnx, session
 from translate.onnx_int8 import calibration_inputs, psnr_against_torch, quantize_int8
@@ -102,7 +102,7 @@ def peak_rss_4k() -> None:
     code = f"""
 import resource, sys, numpy as np, torch
 sys.path.insert(0, {str(REPO)!r})
-from translate.checkpoint import ModelSpec
+from translate.model_spec import ModelSpec
 from translate.inference import Translator
 from translate.nets import GENERATORS
 kwargs = {{"scale": 4, "n_blocks": 16, "channels": 64}}

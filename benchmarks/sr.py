@@ -19,9 +19,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from translate.checkpoint import ModelSpec, load_model
+from translate.checkpoint import load_model
 from translate.data.io import list_images, read_image
 from translate.data.resize import bicubic_resize, mod_crop
+from translate.model_spec import ModelSpec
 from translate.nets import GENERATORS
 from translate.onnx import OnnxNet, export_onnx, session
 

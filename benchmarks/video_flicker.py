@@ -28,8 +28,8 @@ sys.path.insert(0, str(REPO / "tests"))
 from clips import decode_frames, pan_zoom_frames, write_clip  # noqa: E402
 
 from translate.data.folders import to_pil  # noqa: E402
+from translate.evaluation.translation import crops, load_folder, train_classifier  # noqa: E402
 from translate.inference import Translator  # noqa: E402
-from translate.translation_eval import crops, load_folder, train_classifier  # noqa: E402
 from translate.video import translate_video  # noqa: E402
 from translate.zoo import resolve_model  # noqa: E402
 

@@ -45,7 +45,7 @@ def main() -> int:
     sys.path.insert(0, str(DOCS.parent))
     from playwright.sync_api import sync_playwright
 
-    from translate.app import build_app
+    from translate.web_ui import build_app
 
     app = build_app(None, device="cpu")
     port = _free_port()

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import torch
 
-from translate.checkpoint import ModelSpec, save_model
+from translate.checkpoint import save_model
+from translate.model_spec import ModelSpec
 from translate.nets import GENERATORS
 
 

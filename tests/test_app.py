@@ -7,8 +7,8 @@ import pytest
 from helpers import tiny_generator, tiny_sr, tiny_translator
 from PIL import Image
 
-from translate.app import Shelf, Upload, _examples
 from translate.errors import UserError
+from translate.web_ui import Shelf, Upload, _examples
 
 
 @pytest.fixture
@@ -67,13 +67,13 @@ def test_models_page_shows_a_pairs_card_once(shelf):
 
 
 def test_bundled_folder_lists_no_stray_exports(tmp_path, monkeypatch):
-    import translate.app
+    import translate.web_ui
 
     folder = tmp_path / "weights"
     folder.mkdir()
     tiny_sr(folder / "sr_x2.safetensors")
     (folder / "sr_x2.onnx").write_bytes(b"an export left here")
-    monkeypatch.setattr(translate.app, "bundled_models_dir", lambda: folder)
+    monkeypatch.setattr(translate.web_ui, "bundled_models_dir", lambda: folder)
     shelf = Shelf([folder], device="cpu")
     assert [e.path.name for e in shelf.entries] == ["sr_x2.safetensors"] and not shelf.problems
     assert len(Shelf([tmp_path / "weights"], device="cpu").entries) == 1
@@ -100,7 +100,7 @@ def test_style_reports_progress_and_offers_png(shelf, tmp_path):
 
 
 def test_side_by_side_crop_is_one_to_one():
-    from translate.app import side_by_side
+    from translate.web_ui import side_by_side
 
     a = np.zeros((400, 600, 3), np.uint8)
     b = np.full((400, 600), 200, np.uint8)
@@ -145,7 +145,7 @@ def test_errors_become_messages(shelf, tmp_path):
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="a glibc setting")
 def test_heap_trimmer_is_active_on_glibc():
-    from translate.app import HeapTrimmer
+    from translate.web_ui import HeapTrimmer
 
     trim = HeapTrimmer()
     assert trim.active  # mallopt accepted the arena limit
@@ -175,8 +175,8 @@ def test_sketch_as_the_browser_sends_it(tmp_path, shelf, monkeypatch):
 
 
 def test_paired_tab_offers_the_facade_palette_and_drawn_examples():
-    from translate.app import facade_legend
     from translate.label_maps import FACADE_CLASSES
+    from translate.web_ui import facade_legend
 
     legend = facade_legend()
     assert all(name in legend for name, _ in FACADE_CLASSES) and legend.count("background:#") == 12

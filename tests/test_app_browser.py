@@ -21,7 +21,7 @@ def _free_port() -> int:
 @contextmanager
 def _serve(folders):
     """The app on a free loopback port; gives its URL."""
-    from translate.app import build_app
+    from translate.web_ui import build_app
 
     app = build_app(folders, device="cpu")
     port = _free_port()

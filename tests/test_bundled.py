@@ -63,7 +63,7 @@ def test_digits_card_matches_evaluate_gan(entry, tmp_path_factory):
     import torch
 
     from translate.checkpoint import load_model
-    from translate.digits_eval import measure, reference
+    from translate.evaluation.digits import measure, reference
     from translate.sampling import class_labels, generate, latents
 
     figures = card_figures(entry.name)
@@ -87,7 +87,7 @@ STYLE_TRAINING_DATA = {"vangogh": ("photos_vangogh/photos", "photos_vangogh/vang
                          ids=lambda e: e.name)
 def test_style_card_matches_evaluate_translation_on_unseen_photos(entry, samples):
     """The card's figures on the three horse photos of datasets/samples (never trained on)."""
-    from translate.translation_eval import load_folder, score, train_classifier
+    from translate.evaluation.translation import load_folder, score, train_classifier
 
     name = entry.name.removesuffix("_A2B")
     figures = card_figures(entry.name)

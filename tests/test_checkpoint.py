@@ -7,16 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from translate.checkpoint import (
-    ModelSpec,
-    atomic_write,
-    load_model,
-    load_state,
-    read_spec,
-    save_model,
-    save_state,
-)
+from translate.checkpoint import atomic_write, load_model, load_state, read_spec, save_model, save_state
 from translate.errors import ModelFileError
+from translate.model_spec import ModelSpec
 from translate.nets import MLPGenerator
 
 KWARGS = {"latent_dim": 6, "image_size": 4, "channels": 3, "hidden": 8, "n_layers": 2}

@@ -145,11 +145,11 @@ def test_ema_is_what_gets_saved(tmp_path):
 
 
 def test_the_model_file_is_served_by_translate_the_app_and_export_unchanged(tmp_path):
-    from translate.app import Shelf, Upload
     from translate.cli.export import main as export_main
     from translate.cli.translate import main as translate_main
     from translate.data.io import read_image
     from translate.inference import Translator
+    from translate.web_ui import Shelf, Upload
 
     a, b = _domains(tmp_path)
     train(CutRecipe, _config(a, b, names=("photo", "vangogh")), _loop(tmp_path / "run", steps=2))

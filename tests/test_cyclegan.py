@@ -9,7 +9,7 @@ from PIL import Image
 
 from translate.checkpoint import load_model, load_state
 from translate.cli.train import build_parser, main_cyclegan, resolve_configs
-from translate.data.folders import Domain
+from translate.data.domains import Domain
 from translate.errors import ConfigError
 from translate.nets import DISCRIMINATORS, GENERATORS
 from translate.training.config import LoopConfig

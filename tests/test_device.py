@@ -64,7 +64,7 @@ def test_serving_loads_no_training_module():
     augmentation stack and recipes that a deployment does not have or need."""
     code = (
         "import sys, json\n"
-        "import translate.inference, translate.app, translate.cli.translate, translate.cli.export\n"
+        "import translate.inference, translate.web_ui, translate.cli.translate, translate.cli.export\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.startswith('translate.training'))))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,

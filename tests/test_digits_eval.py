@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from translate.checkpoint import ModelSpec, save_model
+from translate.checkpoint import save_model
 from translate.cli.evaluate import main_gan
-from translate.digits_eval import frechet_distance, measure, precision_recall, reference
+from translate.evaluation.digits import frechet_distance, measure, precision_recall, reference
+from translate.model_spec import ModelSpec
 from translate.nets import DCGANGenerator
 
 

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from translate.checkpoint import ModelSpec, save_model
+from translate.checkpoint import save_model
 from translate.cli.generate import main
 from translate.data.io import read_image
+from translate.model_spec import ModelSpec
 from translate.nets import DCGANGenerator
 from translate.sampling import arithmetic, interpolation, latents, slerp
 

@@ -20,8 +20,9 @@ from test_cyclegan import _domains
 from test_pix2pix import _twins
 from test_sr import _hr_folder, _psnr_model
 
-from translate.checkpoint import ModelSpec, load_model, load_state
+from translate.checkpoint import load_model, load_state
 from translate.errors import UserError
+from translate.model_spec import ModelSpec
 from translate.nets import GENERATORS
 from translate.training.config import LoopConfig
 from translate.training.cyclegan import CycleganRecipe

@@ -187,8 +187,8 @@ def test_a_fresh_process_reads_the_cache_from_the_environment(pair, photo, tmp_p
 
 
 def test_the_app_serves_an_hf_model(offline_cache, pair):
-    from translate.app import Shelf
     from translate.hub import fetch_folders
+    from translate.web_ui import Shelf
 
     folders = fetch_folders(["hf://someone/style", str(pair)])
     assert folders[1] == str(pair) and Path(folders[0]).name == COMMIT

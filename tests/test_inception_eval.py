@@ -15,9 +15,9 @@ from safetensors.torch import save_file
 from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
 from translate.cli.evaluate import main_gan
-from translate.digits_eval import DigitClassifier, Reference, split
 from translate.errors import ModelFileError
-from translate.inception_eval import inception_scores, load_inception
+from translate.evaluation.digits import DigitClassifier, Reference, split
+from translate.evaluation.inception import inception_scores, load_inception
 
 BUNDLED_DIGITS = Path(__file__).parents[1] / "translate" / "weights" / "digits.safetensors"
 
@@ -121,7 +121,7 @@ def small_reference(monkeypatch):
     the real one costs seconds to train and 360 Inception passes as the default real set."""
     train_x, train_y, test_x, test_y = split()
     ref = Reference(DigitClassifier().eval(), 0.0, test_x[:4], test_y[:4], train_x[:4], train_y[:4])
-    monkeypatch.setattr("translate.digits_eval.reference", lambda: ref)
+    monkeypatch.setattr("translate.evaluation.digits.reference", lambda: ref)
 
 
 def test_evaluate_gan_inception_with_real_folder(weights, small_reference, tmp_path, capsys):

@@ -1,7 +1,8 @@
 """translate-info reports versions, devices, providers that really load, and models with their task."""
 
-from translate.checkpoint import ModelSpec, save_model
+from translate.checkpoint import save_model
 from translate.cli.info import main
+from translate.model_spec import ModelSpec
 from translate.nets import MLPGenerator
 
 

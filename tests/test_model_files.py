@@ -263,7 +263,7 @@ def test_fifo_model_and_fifo_image_are_refused_without_reading(tmp_path, models,
 
 
 def test_app_lists_a_bad_spec_as_unreadable_and_serves_the_rest(tmp_path, models):
-    from translate.app import Shelf, Upload
+    from translate.web_ui import Shelf, Upload
 
     folder = models["translator"].parent
     edited(models["translator"], folder / "lying.safetensors", scale=3)
@@ -282,8 +282,8 @@ def test_app_lists_a_bad_spec_as_unreadable_and_serves_the_rest(tmp_path, models
 
 
 def test_app_generate_refuses_huge_seeds_with_a_clear_message(tmp_path, models):
-    from translate.app import Shelf
     from translate.errors import UserError
+    from translate.web_ui import Shelf
 
     shelf = Shelf([models["generator"].parent], device="cpu")
     label = shelf.choices("generation")[0]
@@ -305,7 +305,7 @@ def test_generate_cli_huge_seed(tmp_path, models, capsys):
 
 
 def test_app_footer_and_errors_hide_server_paths(tmp_path, models):
-    from translate.app import build_app
+    from translate.web_ui import build_app
 
     app = build_app([models["translator"].parent], device="cpu")
     config = json.dumps(app.config, default=str)
@@ -533,8 +533,8 @@ def test_training_refuses_domain_names_that_model_files_could_not_hold(tmp_path,
 
 @pytest.mark.parametrize("flags, shown", [([], False), (["--debug"], True)])
 def test_app_sends_exception_text_to_the_browser_only_with_debug(monkeypatch, flags, shown):
-    import translate.app
-    from translate.cli.app import main
+    import translate.web_ui
+    from translate.cli.web import main
 
     launched = {}
 
@@ -546,7 +546,7 @@ def test_app_sends_exception_text_to_the_browser_only_with_debug(monkeypatch, fl
         launched["debug"] = debug
         return App()
 
-    monkeypatch.setattr(translate.app, "build_app", build_app)
+    monkeypatch.setattr(translate.web_ui, "build_app", build_app)
     assert main(flags) == 0
     assert launched["show_error"] is shown and launched["debug"] is shown
 

@@ -10,10 +10,11 @@ import torch
 from helpers import swapped_primaries_profile, tiny_generator, tiny_sr, tiny_translator
 from PIL import Image
 
-from translate.checkpoint import ModelSpec, load_model
+from translate.checkpoint import load_model
 from translate.cli.export import main as export_main
 from translate.errors import ModelFileError, UserError
 from translate.inference import Translator
+from translate.model_spec import ModelSpec
 from translate.nets import GENERATORS
 from translate.onnx import export_onnx, read_spec, session, verify
 

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from translate.cli.train import main_pix2pix
-from translate.data.folders import AlignedPairs
+from translate.data.pairs import AlignedPairs
 from translate.nets.unet import UnetGenerator
 from translate.training.config import LoopConfig
 from translate.training.loop import train
@@ -164,9 +164,9 @@ def test_large_sets_are_checked_up_front_and_sampled(tmp_path, capsys, monkeypat
 def test_translator_runs_the_unet_at_its_own_size():
     """The U-Net reaches 1x1 at its innermost level by design: inference must not pad a 32x32 input of a
     5-level net to 64x64, which changes every output pixel."""
-    from translate.checkpoint import ModelSpec
     from translate.data.convert import to_pixels, to_tensor
     from translate.inference import Translator
+    from translate.model_spec import ModelSpec
 
     torch.manual_seed(0)
     net = UnetGenerator(num_downs=5, ngf=4).eval()
@@ -213,7 +213,7 @@ def test_l1_only_baseline_trains_g_alone_and_evaluate_paired_scores_it(tmp_path,
 
 
 def test_paired_scores_by_hand():
-    from translate.paired_eval import gradient_magnitude, score_pairs
+    from translate.evaluation.paired import gradient_magnitude, score_pairs
 
     flat = np.full((16, 16, 3), 0.5, np.float32)
     ramp = np.tile(np.linspace(0, 1, 16, dtype=np.float32)[None, :, None], (16, 1, 3))

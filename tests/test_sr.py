@@ -8,12 +8,13 @@ import pytest
 import torch
 from PIL import Image
 
-from translate.checkpoint import ModelSpec, save_model
+from translate.checkpoint import save_model
 from translate.cli.evaluate import main_sr
-from translate.data.folders import SRPatches
+from translate.data.sr_patches import SRPatches
 from translate.errors import ConfigError
+from translate.evaluation.metrics import psnr, rgb_to_y, ssim
 from translate.inference import Translator
-from translate.metrics import psnr, rgb_to_y, ssim
+from translate.model_spec import ModelSpec
 from translate.nets import GENERATORS, MLPGenerator
 from translate.nets.srresnet import SRDiscriminator, SRResNet
 from translate.training.config import LoopConfig, build_config
@@ -256,7 +257,7 @@ def test_gan_stage_errors(tmp_path, capsys, extra, message):
 
 def test_evaluation_refuses_images_too_small_to_measure(tmp_path):
     from translate.errors import ImageError
-    from translate.metrics import evaluate_sr_folder
+    from translate.evaluation.metrics import evaluate_sr_folder
 
     Image.new("RGB", (12, 40)).save(tmp_path / "tiny.png")
     with pytest.raises(ImageError, match="tiny.png: 12x40 is too small to measure at x4"):

@@ -6,10 +6,10 @@ import torch
 from helpers import tiny_translator
 from PIL import Image
 
-from translate.checkpoint import ModelSpec
 from translate.cli.evaluate import main_translation
+from translate.evaluation.translation import score, train_classifier
 from translate.inference import Translator
-from translate.translation_eval import score, train_classifier
+from translate.model_spec import ModelSpec
 
 SPEC = ModelSpec(task="translation", arch="resnet", arch_kwargs={}, in_channels=3, out_channels=3, domains=("a", "b"))
 
@@ -98,7 +98,7 @@ def test_hold_out_tests_on_the_last_images_of_domain_a_and_trains_on_the_rest(tm
 
 
 def test_cyclegan_hold_out_keeps_the_last_images_out_of_training(tmp_path):
-    from translate.data.folders import Domain
+    from translate.data.domains import Domain
 
     for i in range(4):
         _smooth(i).save(tmp_path / f"{i}.png")

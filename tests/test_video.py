@@ -218,7 +218,7 @@ def test_mpeg4_without_crf_and_existing_outputs(clip, tmp_path, capsys):
 
 @pytest.fixture
 def shelf(tmp_path):
-    from translate.app import Shelf
+    from translate.web_ui import Shelf
 
     folder = tmp_path / "models"
     folder.mkdir()
@@ -228,27 +228,27 @@ def shelf(tmp_path):
 
 
 def test_app_video_tab_handler(shelf, clip, tmp_path, monkeypatch):
-    from translate import app_video
-    from translate.app import Upload
+    from translate import web_ui_video
+    from translate.web_ui import Upload
 
     done = []
-    path, line = app_video.translate_clip(shelf, Upload(str(clip), "holiday.mp4"), "photos → vangogh (style_A2B)",
+    path, line = web_ui_video.translate_clip(shelf, Upload(str(clip), "holiday.mp4"), "photos → vangogh (style_A2B)",
                                           tmp_path, lambda n, total: done.append(n))
     assert path == tmp_path / "holiday_vangogh.mp4" and line == "12 frames translated"
     assert done == list(range(1, 13)) and stream_facts(path)[:3] == (12, 96, 64)
     with pytest.raises(UserError, match="^upload a clip first"):
-        app_video.translate_clip(shelf, None, "x2 (sr_x2)", tmp_path)
+        web_ui_video.translate_clip(shelf, None, "x2 (sr_x2)", tmp_path)
     bad = tmp_path / "upload123.mp4"
     bad.write_bytes(b"junk")
     with pytest.raises(UserError, match="^holiday.mp4: not a readable video"):
-        app_video.translate_clip(shelf, Upload(str(bad), "holiday.mp4"), "x2 (sr_x2)", tmp_path)
+        web_ui_video.translate_clip(shelf, Upload(str(bad), "holiday.mp4"), "x2 (sr_x2)", tmp_path)
     big = write_clip(tmp_path / "big.mp4", pan_zoom_frames(PHOTO, 2, (1280, 800)), tone_hz=None)
     with pytest.raises(UserError, match="^big.mp4: 1280x800 frames are over the limit of 1 MP"):
-        app_video.translate_clip(shelf, Upload(str(big), "big.mp4"), "x2 (sr_x2)", tmp_path)
-    monkeypatch.setattr(app_video, "VIDEO_MAX_SECONDS", 0.5)
+        web_ui_video.translate_clip(shelf, Upload(str(big), "big.mp4"), "x2 (sr_x2)", tmp_path)
+    monkeypatch.setattr(web_ui_video, "VIDEO_MAX_SECONDS", 0.5)
     with pytest.raises(UserError, match=r"^holiday.mp4: 1.0 s long, over the limit of 0.5 s"):
-        app_video.translate_clip(shelf, Upload(str(clip), "holiday.mp4"), "x2 (sr_x2)", tmp_path)
-    assert "20 s" not in app_video.limits_line() and "0.5 s" in app_video.limits_line()
+        web_ui_video.translate_clip(shelf, Upload(str(clip), "holiday.mp4"), "x2 (sr_x2)", tmp_path)
+    assert "20 s" not in web_ui_video.limits_line() and "0.5 s" in web_ui_video.limits_line()
 
 
 def test_variable_frame_timing_is_kept(tmp_path):

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from translate.checkpoint import ModelSpec
+from translate.model_spec import ModelSpec
 from translate.nets import MLPDiscriminator, MLPGenerator
 from translate.training.recipe import Recipe
 

@@ -15,7 +15,6 @@ import re
 import stat
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +23,9 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as save_tensors_to_bytes
 from torch import nn
 
-from translate import __version__, spec_check
+from translate import spec_check
 from translate.errors import ModelFileError
-from translate.spec_check import TASKS
+from translate.model_spec import ModelSpec
 
 MODEL_FORMAT = "gan-translate/model"
 STATE_FORMAT = "gan-translate/train-state"
@@ -38,58 +37,6 @@ _INTERRUPTED = re.compile(r"^\..+(\.incomplete-[^/]+\.tmp|\.[A-Za-z0-9_]{8}\.tmp
 """Temporary files of interrupted writes: this version's names, and those older versions left
 (".NAME.XXXXXXXX.tmp" from atomic_write, ".NAME.tmp-PID" from write_image)."""
 
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Everything needed to rebuild and use a generator.
-
-    Network inputs and outputs are pixels in [0, 1] mapped linearly onto `value_range`.
-    `size_multiple`: height and width of inputs must be multiples of it (inference pads to it).
-    `domains`: (source, target) names for translators; `labels`: class names for conditional
-    generators; `latent_dim`/`image_size`: for generators of the "generation" task.
-    """
-
-    task: str
-    arch: str
-    arch_kwargs: dict[str, Any]
-    in_channels: int
-    out_channels: int
-    value_range: tuple[float, float] = (-1.0, 1.0)
-    scale: int = 1
-    size_multiple: int = 1
-    domains: tuple[str, str] | None = None
-    labels: tuple[str, ...] | None = None
-    latent_dim: int | None = None
-    image_size: int | None = None
-    recipe: str | None = None
-    step: int | None = None
-    version: str = __version__
-    notes: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise ValueError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
-        low, high = self.value_range
-        if not low < high:
-            raise ValueError(f"value_range must be (low, high) with low < high, got {self.value_range}")
-        json.dumps(self.arch_kwargs)  # constructors take JSON-serialisable arguments only
-
-    @property
-    def min_side(self) -> int:
-        """The smallest input side inference pads to. Two multiples for downsampling nets with a normalised
-        bottleneck (the ResNet generator's instance norm at 1/4 scale needs more than one pixel); one for the
-        U-Net, which is built to reach 1x1 at its un-normalised innermost level (padding it to two multiples
-        would change its output)."""
-        m = self.size_multiple
-        return m if self.arch == "unet" or m == 1 else 2 * m
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str, where: object = "model spec") -> ModelSpec:
-        """The spec in `text`, every field checked (translate.spec_check); ModelFileError naming `where`."""
-        return cls(**spec_check.parse(text, where))
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:

@@ -19,8 +19,9 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from translate.checkpoint import ModelSpec, atomic_write, load_model, read_spec, save_model
+from translate.checkpoint import atomic_write, load_model, read_spec, save_model
 from translate.errors import ConfigError, ModelFileError
+from translate.model_spec import ModelSpec
 
 HUB_PREFIX = "hf://"
 CONFIG, WEIGHTS, CARD, REVERSE = "config.json", "model.safetensors", "README.md", "reverse"

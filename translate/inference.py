@@ -23,12 +23,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from translate.checkpoint import ModelSpec, check_task, load_model
+from translate.checkpoint import check_task, load_model
 from translate.data.convert import to_gray, to_pixels, to_tensor
 from translate.data.io import DecodedImage
 from translate.data.resize import bicubic_resize
 from translate.device import pick_device
 from translate.errors import ConfigError
+from translate.model_spec import ModelSpec
 from translate.nets.norm_stats import SharedNormStats
 
 IMAGE_TASKS = ("translation", "super-resolution")

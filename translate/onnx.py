@@ -20,9 +20,10 @@ import torch
 from torch import nn
 
 from translate import spec_check
-from translate.checkpoint import ModelSpec, atomic_write, check_regular_file
+from translate.checkpoint import atomic_write, check_regular_file
 from translate.errors import ModelFileError, UserError
 from translate.inference import recommended_overlap, recommended_tile
+from translate.model_spec import ModelSpec
 
 OPSET = 18
 TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2}

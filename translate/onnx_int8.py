@@ -18,11 +18,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from translate.checkpoint import ModelSpec, atomic_write
+from translate.checkpoint import atomic_write
 from translate.data.convert import to_tensor
 from translate.data.io import list_images, read_image
 from translate.errors import ConfigError
-from translate.metrics import psnr
+from translate.evaluation.metrics import psnr
+from translate.model_spec import ModelSpec
 
 MIN_PSNR_DB = 30.0
 """Lowest accepted PSNR (dB, pixels in [0, 1]) of the int8 output against PyTorch on the calibration images:

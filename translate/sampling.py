@@ -7,8 +7,8 @@ import re
 import torch
 from torch import nn
 
-from translate.checkpoint import ModelSpec
 from translate.errors import ConfigError
+from translate.model_spec import ModelSpec
 
 SEED_RANGE = (-(2**63), 2**64 - 1)
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from translate.checkpoint import ModelSpec, read_spec
+from translate.checkpoint import read_spec
 from translate.errors import ModelFileError
 from translate.hub import HUB_PREFIX, REVERSE, WEIGHTS, is_hub_folder, model_in_folder, resolve_hub_model
+from translate.model_spec import ModelSpec
 
 MODEL_SUFFIXES = (".safetensors",)
 

@@ -30,7 +30,7 @@ def main_sr(argv: Sequence[str] | None = None) -> int:
     args = parse(parser, argv)
 
     def body() -> int:
-        from translate.metrics import evaluate_sr_folder
+        from translate.evaluation.metrics import evaluate_sr_folder
         from translate.zoo import resolve_model
 
         translator = None
@@ -86,7 +86,7 @@ def main_gan(argv: Sequence[str] | None = None) -> int:
 
         from translate.checkpoint import load_model
         from translate.device import pick_device
-        from translate.digits_eval import measure, reference
+        from translate.evaluation.digits import measure, reference
         from translate.nets import GENERATORS
         from translate.sampling import class_labels, generate, latents
         from translate.zoo import resolve_model
@@ -102,7 +102,7 @@ def main_gan(argv: Sequence[str] | None = None) -> int:
             raise ConfigError("--real-folder is the real set of the Inception measures; it needs --inception-weights")
         inception = folder_images = None
         if args.inception_weights:  # load and read these first: a bad file or folder fails before the slow work
-            from translate.inception_eval import load_inception
+            from translate.evaluation.inception import load_inception
 
             inception = load_inception(args.inception_weights, device)
             if args.real_folder:
@@ -129,7 +129,7 @@ def main_gan(argv: Sequence[str] | None = None) -> int:
             print(f"{name[:22]:<22}" + "".join(f"{r[k]:>17.3f}" if isinstance(r[k], float) else f"{r[k]:>17}"
                                                for k in keys))
         if inception is not None:
-            from translate.inception_eval import inception_scores
+            from translate.evaluation.inception import inception_scores
 
             real = folder_images if folder_images is not None else (ref.test_images + 1) / 2
             scores = inception_scores(inception, real, samples)
@@ -167,7 +167,7 @@ def main_translation(argv: Sequence[str] | None = None) -> int:
     def body() -> int:
         from translate.data.folders import split_off_last
         from translate.data.io import list_images
-        from translate.translation_eval import load_folder, load_images, score, train_classifier, write_pairs_grid
+        from translate.evaluation.translation import load_folder, load_images, score, train_classifier, write_pairs_grid
         from translate.zoo import other_direction, resolve_model
 
         for flag, value in (("--max-images", args.max_images), ("--classifier-steps", args.classifier_steps)):
@@ -234,9 +234,9 @@ def main_paired(argv: Sequence[str] | None = None) -> int:
         import numpy as np
         import torch
 
-        from translate.data.folders import AlignedPairs
+        from translate.data.pairs import AlignedPairs
+        from translate.evaluation.paired import score_pairs
         from translate.nets import GENERATORS
-        from translate.paired_eval import score_pairs
         from translate.zoo import resolve_model
 
         if args.max_pairs < 0:

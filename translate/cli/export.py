@@ -11,7 +11,7 @@ from translate.cli.common import ArgumentParser, parse, run_cli
 if TYPE_CHECKING:
     from torch import nn
 
-    from translate.checkpoint import ModelSpec
+    from translate.model_spec import ModelSpec
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -25,11 +25,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
-from translate.checkpoint import ModelSpec
 from translate.data.augment import centre_view
 from translate.data.convert import to_tensor
 from translate.errors import ConfigError
 from translate.losses import ADVERSARIAL_LOSSES, adversarial_loss
+from translate.model_spec import ModelSpec
 from translate.nets import DISCRIMINATORS, GENERATORS
 from translate.nets.layers import NORMS, init_normal
 from translate.nets.resnet import UPSAMPLES, ResnetGenerator

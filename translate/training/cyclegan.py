@@ -10,11 +10,11 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from translate.checkpoint import ModelSpec
 from translate.data.augment import centre_view
 from translate.data.convert import to_tensor
 from translate.errors import ConfigError
 from translate.losses import ADVERSARIAL_LOSSES, adversarial_loss
+from translate.model_spec import ModelSpec
 from translate.nets import DISCRIMINATORS, GENERATORS
 from translate.nets.layers import NORMS
 from translate.nets.resnet import UPSAMPLES

@@ -12,10 +12,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from translate.checkpoint import ModelSpec
 from translate.data.folders import open_image_source
 from translate.errors import ConfigError
 from translate.losses import ADVERSARIAL_LOSSES, adversarial_loss, gradient_penalty
+from translate.model_spec import ModelSpec
 from translate.nets import DISCRIMINATORS, GENERATORS
 from translate.nets.dcgan import SIZES as DCGAN_SIZES
 from translate.nets.layers import NORMS

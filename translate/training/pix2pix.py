@@ -10,12 +10,12 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from translate.checkpoint import ModelSpec
 from translate.data.augment import centre_view
 from translate.data.convert import to_tensor
-from translate.data.folders import AlignedPairs
+from translate.data.pairs import AlignedPairs
 from translate.errors import ConfigError
 from translate.losses import ADVERSARIAL_LOSSES, adversarial_loss
+from translate.model_spec import ModelSpec
 from translate.nets import DISCRIMINATORS, GENERATORS
 from translate.nets.layers import NORMS
 from translate.training.config import MAX_LOAD_SIDE, check_adam, check_choice, check_names, check_range, option

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from translate.checkpoint import ModelSpec
+from translate.model_spec import ModelSpec
 
 
 def unwrap(net: nn.Module) -> nn.Module:

@@ -10,11 +10,12 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from translate.checkpoint import ModelSpec, load_model, read_spec
+from translate.checkpoint import load_model, read_spec
 from translate.data.degrade import DEGRADATIONS
-from translate.data.folders import SRPatches
+from translate.data.sr_patches import SRPatches
 from translate.errors import ConfigError
 from translate.losses import VGGPerceptualLoss, d_logistic, g_non_saturating
+from translate.model_spec import ModelSpec
 from translate.nets import DISCRIMINATORS, GENERATORS
 from translate.nets.srresnet import SCALES
 from translate.training.config import check_adam, check_choice, check_range, option

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from translate.data.folders import Domain, UnalignedPairs
+from translate.data.domains import Domain, UnalignedPairs
 from translate.errors import ConfigError
 from translate.training.config import MAX_LOAD_SIDE, check_names, check_range, option
 

@@ -22,13 +22,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from translate.checkpoint import ModelSpec, load_model, read_spec
+from translate.checkpoint import load_model, read_spec
 from translate.data.convert import to_gray
 from translate.data.folders import samples_dir
 from translate.data.io import DecodedImage, read_image, write_image
 from translate.errors import UserError
 from translate.inference import Output, Progress, Translator
 from translate.label_maps import FACADE_CLASSES, colour, draw_facade
+from translate.model_spec import ModelSpec
 from translate.zoo import MODEL_SUFFIXES, bundled_models_dir
 
 STYLE_MAX_PIXELS = 4_000_000
@@ -530,7 +531,7 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
             batch_log = gr.Textbox(label="Log", lines=4, interactive=False, elem_id="batch-log")
             batch_go.click(guarded(run_batch), [batch_in, batch_model], [batch_zip, batch_log], api_name="batch",
                            preprocess=False)
-        from translate.app_video import video_tab  # imported here: translate.app_video imports this module
+        from translate.web_ui_video import video_tab  # imported here: translate.web_ui_video imports this module
         video_tab(shelf)
         with gr.Tab("Paired translation"):
             choices = shelf.choices("translation", recipe="pix2pix")

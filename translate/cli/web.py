@@ -22,8 +22,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(parser, argv)
 
     def body() -> int:
-        from translate.app import build_app
         from translate.hub import fetch_folders
+        from translate.web_ui import build_app
 
         app = build_app(fetch_folders(args.models), device=args.device, debug=args.debug)
         print(f"serving on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)

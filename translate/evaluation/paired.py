@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from translate.metrics import psnr, rgb_to_y, ssim
+from translate.evaluation.metrics import psnr, rgb_to_y, ssim
 
 
 @dataclass(frozen=True)

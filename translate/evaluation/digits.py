@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from translate.data.folders import load_digits, samples_dir
+from translate.data.digits import load_digits
+from translate.data.folders import samples_dir
 
 SIZE = 16
 CLASSIFIER_VERSION = 2

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from translate.app import SR_MAX_PIXELS, STYLE_MAX_PIXELS, Shelf, Upload
 from translate.errors import UserError
+from translate.web_ui import SR_MAX_PIXELS, STYLE_MAX_PIXELS, Shelf, Upload
 
 VIDEO_MAX_SECONDS = 20.0
 KEEP_RESULTS = 8
