@@ -124,9 +124,10 @@ def test_patch_nce_goes_down_and_a_translator_is_saved(tmp_path, variant):
 @pytest.mark.parametrize("variant", [{}, FASTCUT], ids=["cut", "fastcut"])
 def test_resume_continues_exactly(tmp_path, variant):
     a, b = _domains(tmp_path)
-    train(CutRecipe, _config(a, b, **variant), _loop(tmp_path / "straight"))
-    train(CutRecipe, _config(a, b, **variant), _loop(tmp_path / "split", steps=3))
-    train(CutRecipe, _config(a, b, **variant), _loop(tmp_path / "split"), resume=True)
+    # the schedule is set: unset, a 3-step run would decay from step 1 and the 6-step one from step 3
+    train(CutRecipe, _config(a, b, **variant), _loop(tmp_path / "straight", lr_decay_start=3))
+    train(CutRecipe, _config(a, b, **variant), _loop(tmp_path / "split", steps=3, lr_decay_start=3))
+    train(CutRecipe, _config(a, b, **variant), _loop(tmp_path / "split", lr_decay_start=3), resume=True)
     one, two = (load_state(tmp_path / run / "checkpoint.safetensors") for run in ("straight", "split"))
     assert set(one["nets"]) == {"G", "F", "D"}
     for name in one["nets"]:

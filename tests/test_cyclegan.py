@@ -117,9 +117,10 @@ def test_names_flag_names_the_domains_in_the_model_files(tmp_path):
 
 def test_resume_continues_exactly_with_pools(tmp_path):
     a, b = _domains(tmp_path)
-    train(CycleganRecipe, _config(a, b), _loop(tmp_path / "straight"))
-    train(CycleganRecipe, _config(a, b), _loop(tmp_path / "split", steps=3))
-    train(CycleganRecipe, _config(a, b), _loop(tmp_path / "split"), resume=True)
+    # the schedule is set: unset, a 3-step run would decay from step 1 and the 6-step one from step 3
+    train(CycleganRecipe, _config(a, b), _loop(tmp_path / "straight", lr_decay_start=3))
+    train(CycleganRecipe, _config(a, b), _loop(tmp_path / "split", steps=3, lr_decay_start=3))
+    train(CycleganRecipe, _config(a, b), _loop(tmp_path / "split", lr_decay_start=3), resume=True)
     one, two = (load_state(tmp_path / run / "checkpoint.safetensors") for run in ("straight", "split"))
     for name in one["nets"]:
         for key in one["nets"][name]:

@@ -13,9 +13,12 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from translate.errors import ConfigError
+
+if TYPE_CHECKING:
+    from translate.training.recipe import Recipe
 
 DEVICES = ("auto", "cpu", "cuda")
 AMP_MODES = ("auto", "off", "bf16", "fp16")
@@ -24,9 +27,28 @@ GRAPH_COMPILE_MODES = ("reduce-overhead", "max-autotune")
 """The modes that replay each compiled network's kernels as CUDA graphs."""
 
 
-def option(default: Any, help: str, **kwargs: Any) -> Any:
-    """A dataclass field with its command-line help text."""
-    return field(default=default, metadata={"help": help, **kwargs})
+CONFIG_FILE = "config.json"
+"""The resolved configuration a run folder holds, what ``--resume`` reads back."""
+
+
+def option(default: Any, help: str, choices: tuple[Any, ...] | None = None) -> Any:
+    """A dataclass field with its command-line help text and, where only some values are allowed, their list: the
+    one place they are declared (the ``--flag`` offers them, :func:`check_choices` enforces them)."""
+    metadata: dict[str, Any] = {"help": help}
+    if choices is not None:
+        metadata["choices"] = tuple(choices)
+    return field(default=default, metadata=metadata)
+
+
+def check_choices(config: Any) -> None:
+    """ConfigError for the first field of dataclass `config` whose value is not among its option's choices
+    (None passes where it is the field's default: "unset")."""
+    for f in dataclasses.fields(config):
+        choices, value = f.metadata.get("choices"), getattr(config, f.name)
+        if choices is None or (value is None and f.default is None):
+            continue
+        if value not in choices:
+            raise ConfigError(f"{f.name} must be one of {', '.join(map(str, choices))}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -72,9 +94,7 @@ class LoopConfig:
             raise ConfigError(f"ema must be in [0, 1), got {self.ema}")
         if self.lr_decay_start is not None and not 0 <= self.lr_decay_start <= self.steps:
             raise ConfigError(f"lr_decay_start must be between 0 and steps ({self.steps}), got {self.lr_decay_start}")
-        check_choice("device", self.device, DEVICES)
-        check_choice("amp", self.amp, AMP_MODES)
-        check_choice("compile_mode", self.compile_mode, COMPILE_MODES)
+        check_choices(self)
         if self.compile_mode != "default" and not self.compile:
             raise ConfigError(f"compile_mode {self.compile_mode} applies to compiled networks; pass --compile too")
 
@@ -108,11 +128,6 @@ def check_adam(lr: float, beta1: float, beta2: float, lr_name: str = "lr") -> No
 
 MAX_LOAD_SIDE = 8192
 """The largest shorter side an image is scaled to before cropping (load_size times any jitter)."""
-
-
-def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
@@ -163,3 +178,70 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
 def to_dict(config: Any) -> dict[str, Any]:
     """A config as plain JSON-able values (tuples become lists)."""
     return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def with_recipe_defaults(loop: LoopConfig, recipe_cls: type[Recipe]) -> LoopConfig:
+    """`loop` with what it leaves to the recipe filled in: a recipe that decays over the second half (CycleGAN,
+    pix2pix, CUT) gets lr_decay_start = steps // 2 where none was set. The loop applies this to every run,
+    so a run started from Python trains on the schedule its ``train-*`` command gives it."""
+    if recipe_cls.lr_decay_from_half and loop.lr_decay_start is None:
+        return dataclasses.replace(loop, lr_decay_start=loop.steps // 2)
+    return loop
+
+
+def read_run_config(run: str | Path, recipe_name: str) -> dict[str, Any]:
+    """The saved configuration of run folder `run`: {"recipe": name, "loop": {...}, name: {...}}, checked to be
+    a run of recipe `recipe_name` (continuing another recipe's run would read its settings as ours)."""
+    path = Path(run) / CONFIG_FILE
+    if not path.is_file():
+        raise ConfigError(f"--resume {run}: no {CONFIG_FILE} there; not a run folder")
+    try:
+        saved = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ConfigError(f"--resume {run}: {CONFIG_FILE} is not valid JSON ({err})") from None
+    name = saved.get("recipe") if isinstance(saved, dict) else None
+    if not (isinstance(name, str) and isinstance(saved.get("loop"), dict) and isinstance(saved.get(name), dict)):
+        raise ConfigError(f"--resume {run}: {CONFIG_FILE} lacks the recipe, loop or recipe settings")
+    if name != recipe_name:
+        raise ConfigError(f"--resume {run}: that run was trained by recipe {name!r}, not {recipe_name!r}; "
+                          f"use train-{name}")
+    return saved
+
+
+def run_configs(recipe_cls: type[Recipe], config_file: str | Path | None = None, resume: str | Path | None = None,
+                loop_values: dict[str, Any] | None = None,
+                recipe_values: dict[str, Any] | None = None) -> tuple[LoopConfig, Any]:
+    """The (loop config, recipe config) of a run, merged from, lowest first: the dataclass defaults, the TOML
+    recipe file `config_file` (a new run) or the saved config of run folder `resume` (a resumed one), then
+    `loop_values` and `recipe_values` (a ``train-*`` command's flags), then the recipe's defaults for what is
+    still unset (:func:`with_recipe_defaults`). Every check a run's settings get is made here or in the
+    dataclasses, so Python callers and the command line get the same runs and the same errors."""
+    name = recipe_cls.name
+    overrides = dict(loop_values or {})
+    loop_from_file: dict[str, Any] = {}
+    recipe_from_file: dict[str, Any] = {}
+    if config_file and resume:
+        raise ConfigError("give --config for a new run or --resume for an old one, not both")
+    if config_file:
+        table = read_toml(config_file)
+        extra = sorted(set(table) - {"loop", name, "expect", "description"})
+        if name not in table and extra:
+            raise ConfigError(f"{config_file}: has no [{name}] table; it is not a train-{name} recipe")
+        if extra:
+            raise ConfigError(f"{config_file}: unknown table(s) {', '.join(extra)}")
+        loop_from_file, recipe_from_file = dict(table.get("loop", {})), dict(table.get(name, {}))
+    if resume:
+        saved = read_run_config(resume, name)
+        if overrides.get("out") not in (None, str(resume)):
+            raise ConfigError("--resume continues a run in its own folder; drop --out")
+        loop_from_file, recipe_from_file = dict(saved["loop"]), dict(saved[name])
+        loop_from_file["out"] = str(resume)
+    source = str(config_file or resume or "flags")
+    decay, steps = loop_from_file.get("lr_decay_start"), overrides.get("steps")
+    if ("lr_decay_start" not in overrides and isinstance(decay, int) and isinstance(steps, int)
+            and 1 <= steps < decay):  # the file's schedule was made for more steps than these
+        raise ConfigError(f"lr_decay_start = {decay} (from {source}) is past --steps {steps}; "
+                          f"pass --lr-decay-start N with N in 0..{steps} as well (e.g. {steps // 2})")
+    loop = build_config(LoopConfig, {**loop_from_file, **overrides}, source)
+    recipe_config = build_config(recipe_cls.config_class, {**recipe_from_file, **(recipe_values or {})}, source)
+    return with_recipe_defaults(loop, recipe_cls), recipe_config

@@ -18,7 +18,7 @@ from translate.model_spec import ModelSpec
 from translate.nets import DISCRIMINATORS, GENERATORS
 from translate.nets.layers import NORMS
 from translate.nets.resnet import UPSAMPLES
-from translate.training.config import check_adam, check_choice, check_range, option
+from translate.training.config import check_adam, check_choices, check_range, option
 from translate.training.recipe import Recipe, TrainContext
 from translate.training.unpaired import UnpairedDataConfig, load_unpaired
 
@@ -100,9 +100,7 @@ class CycleganConfig(UnpairedDataConfig):
     beta2: float = option(0.999, "Adam beta2")
 
     def __post_init__(self) -> None:
-        check_choice("norm", self.norm, NORMS)
-        check_choice("upsample", self.upsample, UPSAMPLES)
-        check_choice("gan_loss", self.gan_loss, tuple(ADVERSARIAL_LOSSES))
+        check_choices(self)
         if self.gan_loss == "wgan_gp":
             raise ConfigError("gan_loss wgan_gp is for train-gan (CycleGAN has no gradient penalty); use lsgan, "
                               "non_saturating or hinge")

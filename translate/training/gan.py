@@ -19,7 +19,7 @@ from translate.model_spec import ModelSpec
 from translate.nets import DISCRIMINATORS, GENERATORS
 from translate.nets.dcgan import SIZES as DCGAN_SIZES
 from translate.nets.layers import NORMS
-from translate.training.config import check_adam, check_choice, check_range, option
+from translate.training.config import check_adam, check_choices, check_range, option
 from translate.training.recipe import Recipe, TrainContext
 
 ARCHS = ("mlp", "dcgan")
@@ -48,7 +48,8 @@ class GanConfig:
     mlp_layers: int = option(2, "mlp: hidden layers in G and D")
     conditional: bool = option(False, "class-conditional G and D (labels concatenated; Mirza & Osindero 2014)")
     acgan: bool = option(False, "class-conditional G and an auxiliary classifier in D (Odena et al. 2017)")
-    optimizer: str | None = option(None, "adam or rmsprop (default: the objective's paper)")
+    optimizer: str | None = option(None, "adam or rmsprop (default: the objective's paper)",
+                                   choices=OPTIMIZERS)
     lr_g: float | None = option(None, "generator learning rate (default: the objective's paper)")
     lr_d: float | None = option(None, "discriminator learning rate (default: the objective's paper)")
     beta1: float | None = option(None, "Adam beta1 (default: the objective's paper)")
@@ -66,12 +67,7 @@ class GanConfig:
     instance_noise: float = option(0.0, "std of Gaussian noise added to D's inputs, annealed to 0")
 
     def __post_init__(self) -> None:
-        check_choice("loss", self.loss, tuple(ADVERSARIAL_LOSSES))
-        check_choice("arch", self.arch, ARCHS)
-        if self.optimizer is not None:
-            check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        if self.d_norm is not None:
-            check_choice("d_norm", self.d_norm, NORMS)
+        check_choices(self)
         if self.loss == "wgan_gp" and self.d_norm == "batch":
             raise ConfigError("wgan_gp penalises each sample's gradient, which batch norm makes depend on the "
                               "whole batch (Gulrajani et al. 2017); use --d-norm layer, instance or none")

@@ -42,13 +42,19 @@ from translate.checkpoint import atomic_write, load_state, remove_interrupted_wr
 from translate.data.io import write_image
 from translate.device import allow_tf32, check_processes_fit, pick_amp_dtype, pick_device
 from translate.errors import ConfigError, UserError
-from translate.training.config import GRAPH_COMPILE_MODES, LoopConfig, to_dict
+from translate.training.config import (
+    CONFIG_FILE,
+    GRAPH_COMPILE_MODES,
+    LoopConfig,
+    read_run_config,
+    to_dict,
+    with_recipe_defaults,
+)
 from translate.training.ema import EMA
 from translate.training.recipe import Recipe, TrainContext
 from translate.training.sampler import SeededSampler
 
 STATE_FILE = "checkpoint.safetensors"
-CONFIG_FILE = "config.json"
 
 
 class TrainingDiverged(UserError):
@@ -59,8 +65,11 @@ def train(recipe_cls: type[Recipe], recipe_config: Any, loop: LoopConfig, resume
     """Run (or, with `resume`, continue) training; returns the recipe with its trained nets.
 
     Works the same in a single process and under ``torchrun`` (one process per device; with --device cpu, or
-    without CUDA, the processes share the CPU through gloo).
+    without CUDA, the processes share the CPU through gloo). What `loop` leaves to the recipe (the second-half
+    decay of CycleGAN, pix2pix and CUT) is filled in here, as the ``train-*`` commands do; to continue a run with
+    its saved settings, get the configs from :func:`translate.training.config.run_configs`.
     """
+    loop = with_recipe_defaults(loop, recipe_cls)
     rank, world_size, local_rank = _ranks()
     device = pick_device(loop.device, local_rank)
     if world_size > 1:
@@ -181,12 +190,7 @@ class _Run:
                 raise ConfigError(
                     f"--resume {self.out}: no {STATE_FILE} there (not a run folder, or no checkpoint yet)"
                 )
-            saved = json.loads((self.out / CONFIG_FILE).read_text())
-            if saved.get("recipe") != self.recipe_cls.name:
-                raise ConfigError(
-                    f"--resume {self.out}: that run was trained by recipe {saved.get('recipe')!r}, "
-                    f"not {self.recipe_cls.name!r}; use train-{saved.get('recipe')}"
-                )
+            read_run_config(self.out, self.recipe_cls.name)
             if self.is_main:
                 for folder in (self.out, self.out / "models", self.out / "samples"):
                     for leftover in remove_interrupted_writes(folder):

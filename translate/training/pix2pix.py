@@ -18,7 +18,7 @@ from translate.losses import ADVERSARIAL_LOSSES, adversarial_loss
 from translate.model_spec import ModelSpec
 from translate.nets import DISCRIMINATORS, GENERATORS
 from translate.nets.layers import NORMS
-from translate.training.config import MAX_LOAD_SIDE, check_adam, check_choice, check_names, check_range, option
+from translate.training.config import MAX_LOAD_SIDE, check_adam, check_choices, check_names, check_range, option
 from translate.training.recipe import Recipe, TrainContext
 
 
@@ -50,9 +50,7 @@ class Pix2pixConfig:
     beta2: float = option(0.999, "Adam beta2")
 
     def __post_init__(self) -> None:
-        check_choice("norm", self.norm, NORMS)
-        check_choice("gan_loss", self.gan_loss, tuple(ADVERSARIAL_LOSSES))
-        check_choice("direction", self.direction, ("AtoB", "BtoA"))
+        check_choices(self)
         if self.gan_loss == "wgan_gp":
             raise ConfigError("gan_loss wgan_gp is for train-gan; pix2pix uses non_saturating, lsgan or hinge")
         check_range("unet_downs", self.unet_downs, 5, 10)

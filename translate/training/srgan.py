@@ -18,7 +18,7 @@ from translate.losses import VGGPerceptualLoss, d_logistic, g_non_saturating
 from translate.model_spec import ModelSpec
 from translate.nets import DISCRIMINATORS, GENERATORS
 from translate.nets.srresnet import SCALES
-from translate.training.config import check_adam, check_choice, check_range, option
+from translate.training.config import check_adam, check_choices, check_range, option
 from translate.training.recipe import Recipe, TrainContext
 
 PIXEL_LOSSES = {"l1": F.l1_loss, "mse": F.mse_loss}
@@ -55,12 +55,7 @@ class SrganConfig:
     beta2: float = option(0.999, "Adam beta2")
 
     def __post_init__(self) -> None:
-        if self.scale not in SCALES:
-            raise ConfigError(f"scale must be one of {', '.join(map(str, SCALES))}, got {self.scale}")
-        check_choice("pixel_loss", self.pixel_loss, tuple(PIXEL_LOSSES))
-        check_choice("degradation", self.degradation, DEGRADATIONS)
-        check_choice("stage", self.stage, ("psnr", "gan"))
-        check_choice("content_loss", self.content_loss, ("vgg", "feature_matching"))
+        check_choices(self)
         if self.crop % self.scale:
             raise ConfigError(f"crop {self.crop} must be a multiple of scale {self.scale}")
         check_range("crop", self.crop, 4 * self.scale)
