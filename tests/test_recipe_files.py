@@ -5,11 +5,7 @@ from pathlib import Path
 import pytest
 
 from translate.cli.train import build_parser, resolve_configs
-from translate.training.cut import CutRecipe
-from translate.training.cyclegan import CycleganRecipe
-from translate.training.gan import GanRecipe
-from translate.training.pix2pix import Pix2pixRecipe
-from translate.training.srgan import SrganRecipe
+from translate.training.recipes import RECIPES
 
 RECIPE_FILES = sorted((Path(__file__).parent.parent / "train").glob("*.toml"))
 
@@ -19,7 +15,7 @@ def test_recipe_file_resolves(path):
     import tomllib
 
     table = tomllib.loads(path.read_text())
-    (recipe,) = [r for r in (CutRecipe, CycleganRecipe, GanRecipe, Pix2pixRecipe, SrganRecipe) if r.name in table]
+    (recipe,) = [entry.recipe for name, entry in RECIPES.items() if name in table]
     args = build_parser(recipe).parse_args(["--config", str(path)])
     loop, config = resolve_configs(recipe, args)
     assert loop.out and loop.steps > 0 and config is not None
