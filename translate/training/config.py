@@ -1,7 +1,9 @@
 """Run configuration: frozen dataclasses filled from defaults, a TOML recipe file, a resumed run and flags.
 
 Precedence, lowest first: dataclass defaults, the ``--config`` TOML file, the config saved in the run
-folder being resumed, command-line flags. Field names are the TOML keys; ``--some-name`` is the flag.
+folder being resumed, command-line flags; what is still unset then gets the recipe's default (the second-half
+decay). Field names are the TOML keys; ``--some-name`` is the flag. :func:`run_configs` does the merging and
+its checks for the ``train-*`` commands and Python callers alike; the commands only parse their flags.
 """
 
 from __future__ import annotations
@@ -197,7 +199,7 @@ def read_run_config(run: str | Path, recipe_name: str) -> dict[str, Any]:
         raise ConfigError(f"--resume {run}: no {CONFIG_FILE} there; not a run folder")
     try:
         saved = json.loads(path.read_text())
-    except (ValueError, UnicodeDecodeError) as err:
+    except ValueError as err:  # UnicodeDecodeError included
         raise ConfigError(f"--resume {run}: {CONFIG_FILE} is not valid JSON ({err})") from None
     name = saved.get("recipe") if isinstance(saved, dict) else None
     if not (isinstance(name, str) and isinstance(saved.get("loop"), dict) and isinstance(saved.get(name), dict)):
