@@ -36,7 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from translate.sampling import arithmetic, class_labels, generate, interpolation, latents, strip_latents
         from translate.zoo import resolve_model
 
-        net, spec = load_model(resolve_model(args.model), task="generation", device=pick_device(args.device))
+        net, spec = load_model(resolve_model(args.model, task="generation"), task="generation",
+                               device=pick_device(args.device))
         if args.interpolate:
             z = interpolation(spec, *args.interpolate, args.steps, args.spherical)
             nrow = len(z)
