@@ -122,6 +122,16 @@ def test_run_folders_of_every_recipe_are_served_by_their_specs(tmp_path, capsys)
     # the same picks for export-onnx and evaluate-paired's model resolution
     assert resolve_model(str(runs["cyclegan"]), "BtoA").name == "G_B2A.safetensors"
     assert resolve_model(str(runs["cut"]), task="translation").name == "G_A2B.safetensors"
+    # the app and translate-info read the same specs from the run folders
+    from translate.cli.info import main as info_main
+    from translate.web_ui import Shelf
+
+    shelf = Shelf(list(runs.values()), device="cpu")
+    assert shelf.choices("translation", paired=True) == ["map → photo (G)"]
+    assert shelf.choices("translation", paired=False) == ["photos → paintings (G_A2B)", "paintings → photos (G_B2A)",
+                                                          "photo → vangogh (G_A2B)"]
+    assert info_main(["--models", str(runs["pix2pix"])]) == 0
+    assert "  G: translation map -> photo (paired input), unet, " in capsys.readouterr().out
 
 
 def test_a_folder_is_picked_by_spec_not_by_file_name(tmp_path, capsys):

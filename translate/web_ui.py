@@ -316,6 +316,8 @@ class Shelf:
                      f"{e.path.stat().st_size / 1e6:.1f} MB"]
             if s.domains:
                 facts.append(f"{s.domains[0]} → {s.domains[1]}")
+            if s.paired_input:
+                facts.append("input: a label map or sketch (Paired translation tab)")
             if s.labels:
                 facts.append(f"classes {', '.join(s.labels)}")
             if s.recipe:
