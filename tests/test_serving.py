@@ -240,3 +240,41 @@ def test_serving_modules_load_no_training_module():
                           env={"PYTHONPATH": str(Path(__file__).parent.parent), "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout) == []
+
+
+def test_app_batch_runs_the_command_lines_pipeline_and_names_uploads_not_server_paths(tmp_path, monkeypatch):
+    import translate.pipeline
+    from translate.web_ui import Shelf, Upload
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    tiny_sr(folder / "sr_x2.safetensors")
+    shelf = Shelf([folder], device="cpu", out_dir=tmp_path / "results")
+    first, second = _photo(tmp_path / "upload1.png", (9, 7)), _photo(tmp_path / "upload2.png", (9, 7))
+    uploads = [Upload(str(first), "cat.png"), Upload(str(second), "cat.png")]
+    archive, log = shelf.batch(uploads, "x2 (sr_x2)")
+    assert log.splitlines() == ["skipped cat.png: another file gives cat_x2.png too; rename one",
+                                "1 written, 1 skipped, 0 failed"]
+
+    def full_disk(path, *args, **kwargs):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(translate.pipeline, "write_image", full_disk)
+    archive, log = shelf.batch(uploads[:1], "x2 (sr_x2)")
+    assert archive is None and log.splitlines() == ["error: cat_x2.png: No space left on device",
+                                                    "0 written, 0 skipped, 1 failed"]
+    # the command line names the paths
+    model = tmp_path / "models" / "sr_x2.safetensors"
+    lines = []
+    from translate.inference import Translator
+    from translate.pipeline import Job, Limits, translate_files
+
+    job = Job(first, tmp_path / "o.png", str(first))
+    tally = translate_files(Translator.from_file(model, device="cpu"), [job], Limits(10**6, 10**6), lines.append)
+    assert tally.line() == "0 written, 0 skipped, 1 failed"
+    assert lines == [f"error: {tmp_path / 'o.png'}: No space left on device"]
+    # the limits are parameters: the output limit of one front end is not another's
+    assert translate_files(Translator.from_file(model, device="cpu"), [job], Limits(10**6, 4 * 63 - 1),
+                           lines.append).failed == 1
+    assert lines[-1] == (f"error: {first}: the x2 output would be 18x14, over the limit of 0 MP; --resize it "
+                         "smaller first")

@@ -33,12 +33,13 @@ class Limits:
 
 @dataclass(frozen=True)
 class Job:
-    """One input file and its output file; `name` is what messages call the input (an upload's own name in
-    the app, where `source` is a server path)."""
+    """One input file and its output file. `name` and `target_name` are what messages call them (the app
+    shows an upload's own name and the output's file name, not paths on the server); by default the paths."""
 
     source: Path
     target: Path
     name: str
+    target_name: str | None = None
 
 
 @dataclass
@@ -166,8 +167,8 @@ def translate_files(translator: Translator, jobs: Sequence[Job], limits: Limits,
         return time.perf_counter() - begin
 
     def failed(job: Job, err: Exception) -> None:
-        message = str(err) if isinstance(err, ImageError) else os_error(err)
-        log(f"error: {message.replace(str(job.source), job.name)}")
+        message = (str(err) if isinstance(err, ImageError) else os_error(err)).replace(str(job.source), job.name)
+        log(f"error: {message.replace(str(job.target), job.target_name or str(job.target))}")
         tally.failed += 1
 
     def finish(job: Job, read_s: float, compute_s: float, writing: Future) -> None:

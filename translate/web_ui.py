@@ -241,7 +241,8 @@ class Shelf:
         translator = self._translator(entry)
         folder = self.request_dir()
         suffix, lines = output_suffix(entry.spec), []
-        jobs = [Job(Path(u.path), folder / "out" / f"{Path(u.name).stem}_{suffix}.png", u.name) for u in uploads]
+        names = [f"{Path(u.name).stem}_{suffix}.png" for u in uploads]
+        jobs = [Job(Path(u.path), folder / "out" / name, u.name, name) for u, name in zip(uploads, names, strict=True)]
         tally = translate_files(translator, jobs, limits(entry.spec), lines.append, progress=progress)
         lines.append(tally.line())
         if not tally.written:
