@@ -131,7 +131,7 @@ def resolve_model(name: str, direction: str = "AtoB", folder: str | Path | None 
         if direction == "AtoB":
             return path  # load_model gives the one-line error if it is missing or not ours
         spec = _peek(path)
-        if spec.way == "BtoA":
+        if spec.way == "BtoA" or (path.name == WEIGHTS and path.parent.name == REVERSE):  # a hub folder's reverse
             return path
         reverse = reverse_of(path)
         if reverse is None:
