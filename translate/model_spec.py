@@ -1,6 +1,7 @@
 """The model-file contract: what a generator is and how it is used, stored as JSON in the metadata of its
 safetensors file (translate.checkpoint reads and writes the files; translate.spec_check checks every field
-of a spec read from an untrusted file). Serving decides everything from this spec, never from a file name."""
+of a spec read from an untrusted file). Serving decides everything from this spec, never from a recipe or file
+name; files written before the spec said all serving needs are read by one legacy rule, :func:`legacy_defaults`."""
 
 from __future__ import annotations
 

@@ -22,8 +22,8 @@ def main_sr(argv: Sequence[str] | None = None) -> int:
     parser = ArgumentParser(prog="evaluate-sr", description=__doc__ + " LR images are made by bicubic "
                             "downscaling (Pillow's antialiased bicubic, the kernel of MATLAB's imresize); "
                             "PSNR/SSIM on BT.601 Y with a border of `scale` pixels cropped.")
-    parser.add_argument("--model", help="super-resolution model: a file (.safetensors or .onnx) or a bundled name "
-                        "(sr_x4); omit for bicubic only")
+    parser.add_argument("--model", help="super-resolution model: a file (.safetensors or .onnx), a run's models/ "
+                        "folder or a bundled name (sr_x4); omit for bicubic only")
     parser.add_argument("--sets", nargs="+", default=["Set5"], help="benchmark names (Set5) or HR folders")
     parser.add_argument("--scale", type=int, help=f"one of {SCALES}; default: the model's, or 4")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -70,8 +70,8 @@ def main_gan(argv: Sequence[str] | None = None) -> int:
         "give the scale. "
         "With --inception-weights, also FID, KID and IS of the samples with the standard Inception-v3 network.",
     )
-    parser.add_argument("model", help="generation model file (.safetensors) trained on digits, or a bundled name "
-                        "(digits)")
+    parser.add_argument("model", help="generation model file (.safetensors) trained on digits, a run's models/ "
+                        "folder, or a bundled name (digits)")
     parser.add_argument("--n", type=int, default=1000, help="samples to draw (default 1000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
