@@ -184,6 +184,13 @@ def test_app_offers_paired_models_by_spec_not_recipe(tmp_path):
     assert shelf.choices("translation") == ["photo → art (art)", "labels → facades (sketches)"]
     photo = _photo(tmp_path / "p.png", (20, 13))
     assert shelf.paired(Upload(str(photo), "p.png"), None, "labels → facades (sketches)").shape == (13, 20, 3)
+    # an .onnx export carries the spec, so it goes to the same tab
+    from translate.cli.export import main as export_main
+
+    assert export_main([str(folder / "sketches.safetensors")]) == 0
+    shelf = Shelf([folder], device="cpu")
+    assert shelf.choices("translation", paired=True) == ["labels → facades (sketches) [onnx]",
+                                                         "labels → facades (sketches)"]
 
 
 def test_old_specs_load_with_the_legacy_rule(tmp_path):
