@@ -54,6 +54,7 @@ def check(path: str, spec: dict, meta: dict) -> None:
     problems = {
         "size_multiple": whole(spec.get("size_multiple"), 1, 1024),
         "scale": whole(spec.get("scale"), 1, 16),
+        "min_multiples": spec.get("min_multiples") is None or whole(spec.get("min_multiples"), 1, 4),
         "value_range": isinstance(value_range, list) and len(value_range) == 2
         and all(whole(v, -10**4, 10**4) or isinstance(v, float) and abs(v) <= 1e4 for v in value_range)
         and value_range[0] < value_range[1],
@@ -68,7 +69,7 @@ def check(path: str, spec: dict, meta: dict) -> None:
 def check_output(path: str, session: ort.InferenceSession, spec: dict) -> None:
     """One run at the smallest size the spec promises: the output must be that size times the spec's scale."""
     m, s = spec["size_multiple"], spec["scale"]
-    h = m if spec.get("arch") == "unet" or m == 1 else 2 * m
+    h = min_side(spec)
     x = np.zeros((1, 3, h, h + m), np.float32)
     try:
         shape = session.run(None, {session.get_inputs()[0].name: x})[0].shape
@@ -80,12 +81,21 @@ def check_output(path: str, session: ort.InferenceSession, spec: dict) -> None:
                  f"{h * s}x{(h + m) * s} (scale {s})")
 
 
+def min_side(spec: dict) -> int:
+    """The smallest input side to pad to: `min_multiples` size multiples. Exports of version 0.1 lack that field;
+    for them, one multiple for the U-Net (built to reach 1x1) and for nets without downsampling, two otherwise
+    (more than one pixel at a normalised bottleneck)."""
+    m = spec["size_multiple"]
+    if spec.get("min_multiples") is not None:
+        return spec["min_multiples"] * m
+    return m if spec.get("arch") == "unet" or m == 1 else 2 * m
+
+
 def run_padded(session: ort.InferenceSession, spec: dict, x: np.ndarray) -> np.ndarray:
     """x: (1, C, h, w) in the input range -> (1, C, h*scale, w*scale)."""
     h, w = x.shape[2:]
     m, s = spec["size_multiple"], spec["scale"]
-    # two multiples keep more than one pixel at a normalised bottleneck; the U-Net is built to reach 1x1
-    least = m if spec["arch"] == "unet" or m == 1 else 2 * m
+    least = min_side(spec)
     ph, pw = max((-h) % m, least - h), max((-w) % m, least - w)
     if ph or pw:
         x = np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode="reflect" if ph < h and pw < w else "edge")

@@ -164,7 +164,7 @@ def test_the_model_file_is_served_by_translate_the_app_and_export_unchanged(tmp_
 
     shelf = Shelf([models], device="cpu")
     label = "photo → vangogh (G_A2B)"
-    assert shelf.choices("translation", exclude_recipe="pix2pix") == [label]
+    assert shelf.choices("translation", paired=False) == [label]
     assert shelf.style(Upload(str(source), "cat.png"), label).shape == (21, 30, 3)
 
     assert export_main([str(models / "G_A2B.safetensors"), "--out", str(tmp_path / "cut.onnx")]) == 0

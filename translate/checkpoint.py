@@ -162,6 +162,14 @@ def read_spec(path: str | Path, task: str | tuple[str, ...] | None = None) -> Mo
     return spec
 
 
+def peek_spec(path: str | Path) -> ModelSpec:
+    """The spec of a model file, every field checked but not yet against the network (see :func:`read_spec`):
+    enough to choose among files, quickly; load the chosen one with :func:`load_model`, which checks it all."""
+    path = Path(path)
+    metadata, _, _ = _open_checked(path, MODEL_FORMAT, with_tensors=False)
+    return ModelSpec.from_json(metadata.get("spec"), path)
+
+
 def check_task(path: str | Path, spec: ModelSpec, task: str | tuple[str, ...] | None) -> None:
     """ModelFileError unless the model's task is `task` (or one of them); None accepts any."""
     wanted = (task,) if isinstance(task, str) else task

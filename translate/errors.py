@@ -15,3 +15,9 @@ class ModelFileError(UserError):
 
 class ConfigError(UserError):
     """A recipe file or command-line value that is invalid."""
+
+
+def os_error(err: OSError) -> str:
+    """'PATH: problem' for a file-system error."""
+    where = f"{err.filename}: " if err.filename else ""
+    return f"{where}{err.strerror or err}"

@@ -27,6 +27,11 @@ from translate.errors import ModelFileError
 
 TASKS = ("translation", "super-resolution", "generation")
 IMAGE_TASKS = ("translation", "super-resolution")
+DIRECTIONS = ("AtoB", "BtoA")
+"""Which way a translator goes among a run's models: from the run's domain A to B, or back."""
+MAX_MIN_MULTIPLES = 4
+MAX_MIN_SIDE = 2048
+"""Bounds of min_multiples and of the smallest side it makes: the output check runs the network at that side."""
 MAX_INT = 4096
 """Largest accepted integer in a spec (channels, widths, blocks, sizes): far above any real generator, and
 small enough that building the network to check it stays quick."""
@@ -75,6 +80,13 @@ def _int(data: Mapping[str, Any], key: str, low: int, high: int, default: Any = 
         raise SpecError(key, f"must be an integer, got {_show(value)}")
     if not low <= value <= high:
         raise SpecError(key, f"must be in [{low}, {high}], got {value}")
+    return value
+
+
+def _bool(data: Mapping[str, Any], key: str) -> bool | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise SpecError(key, f"must be true or false, got {_show(value)}")
     return value
 
 
@@ -173,6 +185,17 @@ def check_fields(data: Any) -> dict[str, Any]:
     if task != "super-resolution" and out["scale"] != 1:
         raise SpecError("scale", f"must be 1 for a {task} model, got {out['scale']}")
     out["size_multiple"] = _int(data, "size_multiple", 1, MAX_SIZE_MULTIPLE.get(arch, 64), default=1)
+    out["min_multiples"] = _int(data, "min_multiples", 1, MAX_MIN_MULTIPLES)
+    if out["min_multiples"] is not None and out["min_multiples"] * out["size_multiple"] > MAX_MIN_SIDE:
+        raise SpecError("min_multiples", f"times size_multiple ({out['size_multiple']}) must be at most "
+                                         f"{MAX_MIN_SIDE}, got {out['min_multiples']}")
+    out["paired_input"] = _bool(data, "paired_input")
+    if out["paired_input"] and task != "translation":
+        raise SpecError("paired_input", f"is for translators, not a {task} model")
+    direction = data.get("direction")
+    if direction is not None and direction not in DIRECTIONS:
+        raise SpecError("direction", f"must be one of {', '.join(DIRECTIONS)}, got {_show(direction)}")
+    out["direction"] = direction if task == "translation" else None  # other models go one way
     out["domains"] = _names(data, "domains", 2)
     out["labels"] = _names(data, "labels", None)
     out["latent_dim"] = _int(data, "latent_dim", 1, MAX_INT, required=task == "generation")

@@ -1,10 +1,12 @@
 """The web app: a Gradio Blocks UI over the same Translator and samplers as the command line.
 
 Tabs: style transfer (translation models), super-resolution (before/after slider and a movable 1:1 crop),
-batches (several files in, one zip out), paired translation (pix2pix models, with a sketch pad), generation
+batches (several files in, one zip out), paired translation (models whose spec says their input is a label map
+or sketch, with a sketch pad), generation
 (grids and interpolation strips) and a page describing each model. Results are offered as full-size PNGs.
-Uploads reach the handlers undecoded (the events skip Gradio's preprocessing) and go through
-translate.data.io like every other image, so a bad file gets the same one-line message, shown in the page.
+Uploads reach the handlers undecoded (the events skip Gradio's preprocessing) and go through the command
+line's per-image pipeline (translate.pipeline) with the app's limits, so a bad file gets the same one-line
+message, shown in the page.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from translate.errors import UserError
 from translate.inference import Output, Progress, Translator
 from translate.label_maps import FACADE_CLASSES, colour, draw_facade
 from translate.model_spec import ModelSpec
+from translate.pipeline import Job, Limits, output_suffix, read_input, translate_files
 from translate.zoo import MODEL_SUFFIXES, bundled_models_dir
 
 STYLE_MAX_PIXELS = 4_000_000
@@ -39,6 +42,13 @@ BATCH_MAX_FILES = 100
 CROP_SIDE = 320
 """Output pixels a side of the super-resolution tab's 1:1 crops."""
 EVERY_CLASS = "every class"
+
+
+def limits(spec: ModelSpec) -> Limits:
+    """The app's size limits for a model: smaller inputs than the command line's (a shared server), smaller
+    still for super-resolution, whose output is scale squared times larger; the output limit follows."""
+    max_input = SR_MAX_PIXELS if spec.scale > 1 else STYLE_MAX_PIXELS
+    return Limits(max_input, max_input * spec.scale**2)
 
 
 @dataclass(frozen=True)
@@ -136,12 +146,12 @@ class Shelf:
         self._cache: dict[Path, Any] = {}
         self._lock = threading.Lock()
 
-    def choices(self, task: str | tuple[str, ...], recipe: str | None = None,
-                exclude_recipe: str | None = None) -> list[str]:
+    def choices(self, task: str | tuple[str, ...], paired: bool | None = None) -> list[str]:
+        """Labels of the models of `task` (or one of them); paired: only those whose spec says their input
+        is (True) or is not (False) a label map or sketch; None: both."""
         tasks = (task,) if isinstance(task, str) else task
         return [e.label for e in self.entries if e.spec.task in tasks
-                and (recipe is None or e.spec.recipe == recipe)
-                and (exclude_recipe is None or e.spec.recipe != exclude_recipe)]
+                and (paired is None or e.spec.paired_input == paired)]
 
     def public(self, message: str) -> str:
         """`message` as the page may show it: without the server's model folders unless debugging."""
@@ -163,13 +173,10 @@ class Shelf:
                 self._cache[entry.path] = Translator.from_file(entry.path, device=self.device)
             return self._cache[entry.path]
 
-    def _decode(self, upload: Upload | None, max_pixels: int) -> DecodedImage:
+    def _decode(self, upload: Upload | None, spec: ModelSpec) -> DecodedImage:
         if upload is None:
             raise UserError("upload an image first (or pick an example)")
-        try:
-            return read_image(upload.path, keep_alpha=True, max_pixels=max_pixels)
-        except UserError as err:
-            raise UserError(str(err).replace(str(upload.path), upload.name)) from None
+        return read_input(upload.path, spec, limits(spec), name=upload.name)
 
     def request_dir(self) -> Path:
         """A fresh folder for one request's result files; folders over an hour old are removed first."""
@@ -196,7 +203,7 @@ class Shelf:
                      progress: Progress | None = None) -> tuple[DecodedImage, Output]:
         """(the decoded input, the model's output at the same size)."""
         entry = self.entry(label)
-        decoded = self._decode(upload, STYLE_MAX_PIXELS)
+        decoded = self._decode(upload, entry.spec)
         return decoded, self._translator(entry).image(decoded, progress)
 
     def super_resolve(self, upload: Upload | None, label: str | None,
@@ -211,7 +218,7 @@ class Shelf:
         from translate.data.resize import bicubic_resize
 
         entry = self.entry(label)
-        decoded = self._decode(upload, SR_MAX_PIXELS)
+        decoded = self._decode(upload, entry.spec)
         out = self._translator(entry).image(decoded, progress)
         h, w = out.pixels.shape[:2]
         before = Output(bicubic_resize(decoded.pixels, (w, h), quantize=False), out.alpha)
@@ -226,42 +233,24 @@ class Shelf:
 
         The log has the command line's lines: "error: NAME: problem" for each file that failed, then
         "N written, M failed"."""
-        from translate.cli.translate import output_suffix
-
         entry = self.entry(label)
         if not uploads:
             raise UserError("upload one or more images first")
         if len(uploads) > BATCH_MAX_FILES:
             raise UserError(f"{len(uploads)} files: at most {BATCH_MAX_FILES} at once")
         translator = self._translator(entry)
-        limit = SR_MAX_PIXELS if entry.spec.scale > 1 else STYLE_MAX_PIXELS
         folder = self.request_dir()
-        suffix, lines, written, names = output_suffix(entry.spec), [], 0, set()
-        for i, upload in enumerate(uploads):
-            name = f"{Path(upload.name).stem}_{suffix}.png"
-            if name in names:
-                lines.append(f"skipped {upload.name}: another file gives {name} too; rename one")
-                continue
-            try:
-                result = translator.image(self._decode(upload, limit))
-                write_image(folder / "out" / name, result.pixels, result.alpha)
-                names.add(name)
-                written += 1
-            except UserError as err:  # this file's problem, named by the file
-                lines.append(f"error: {err}")
-            except OSError as err:
-                lines.append(f"error: {upload.name}: {err.strerror or err}")
-            if progress:
-                progress(i + 1, len(uploads))
-        failed = len(uploads) - written - sum(line.startswith("skipped") for line in lines)
-        skipped = len(uploads) - written - failed
-        lines.append(f"{written} written, {skipped} skipped, {failed} failed")
-        if not written:
+        suffix, lines = output_suffix(entry.spec), []
+        names = [f"{Path(u.name).stem}_{suffix}.png" for u in uploads]
+        jobs = [Job(Path(u.path), folder / "out" / name, u.name, name) for u, name in zip(uploads, names, strict=True)]
+        tally = translate_files(translator, jobs, limits(entry.spec), lines.append, progress=progress)
+        lines.append(tally.line())
+        if not tally.written:
             return None, "\n".join(lines)
         archive = folder / f"{entry.path.stem}_{suffix}.zip"
         with zipfile.ZipFile(archive, "w") as zf:  # PNGs are compressed already
-            for name in sorted(names):
-                zf.write(folder / "out" / name, name)
+            for output in sorted((folder / "out").iterdir()):
+                zf.write(output, output.name)
         return str(archive), "\n".join(lines)
 
     def paired(self, upload: Upload | None, sketch: Any, label: str | None) -> np.ndarray:
@@ -279,7 +268,7 @@ class Shelf:
                 pixels = np.asarray(composite, dtype=np.float32)[..., :3] / 255.0
             decoded = DecodedImage(Path("sketch"), np.ascontiguousarray(pixels, dtype=np.float32), None, False, 8)
         else:
-            decoded = self._decode(upload, STYLE_MAX_PIXELS)
+            decoded = self._decode(upload, entry.spec)
         return to_display(self._translator(entry).image(decoded))
 
     def _generator(self, entry: Entry) -> tuple[Any, ModelSpec]:
@@ -328,6 +317,8 @@ class Shelf:
                      f"{e.path.stat().st_size / 1e6:.1f} MB"]
             if s.domains:
                 facts.append(f"{s.domains[0]} → {s.domains[1]}")
+            if s.paired_input:
+                facts.append("input: a label map or sketch (Paired translation tab)")
             if s.labels:
                 facts.append(f"classes {', '.join(s.labels)}")
             if s.recipe:
@@ -493,7 +484,7 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
         gr.Markdown("# gan-translate\nStyle transfer, super-resolution, paired translation and generation "
                     "with GAN models trained by this project.")
         with gr.Tab("Style transfer"):
-            choices = shelf.choices("translation", exclude_recipe="pix2pix")
+            choices = shelf.choices("translation", paired=False)
             with gr.Row():
                 style_in = uploaded_image(label="Input", elem_id="style-input")
                 style_out = gr.Image(label="Output", format="png", interactive=False, elem_id="style-output")
@@ -534,9 +525,9 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
         from translate.web_ui_video import video_tab  # imported here: translate.web_ui_video imports this module
         video_tab(shelf)
         with gr.Tab("Paired translation"):
-            choices = shelf.choices("translation", recipe="pix2pix")
+            choices = shelf.choices("translation", paired=True)
             if not choices:
-                gr.Markdown("No paired (pix2pix) models here yet.")
+                gr.Markdown("No paired models (label map or sketch to picture, as pix2pix trains) here yet.")
             with gr.Row():
                 paired_in = uploaded_image(label="Input label map (or sketch beside)", elem_id="paired-input")
                 paired_sketch = gr.Sketchpad(

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from translate.errors import UserError
-from translate.web_ui import SR_MAX_PIXELS, STYLE_MAX_PIXELS, Shelf, Upload
+from translate.pipeline import output_suffix
+from translate.web_ui import SR_MAX_PIXELS, STYLE_MAX_PIXELS, Shelf, Upload, limits
 
 VIDEO_MAX_SECONDS = 20.0
 KEEP_RESULTS = 8
@@ -27,7 +28,6 @@ def limits_line() -> str:
 def translate_clip(shelf: Shelf, upload: Upload | None, label: str | None, out_dir: Path,
                    progress: Callable[[int, int], None] | None = None) -> tuple[Path, str]:
     """(the translated clip, a line saying what was done). Limits as for images, plus VIDEO_MAX_SECONDS."""
-    from translate.cli.translate import output_suffix
     from translate.inference import Translator
     from translate.video import translate_video
 
@@ -37,9 +37,8 @@ def translate_clip(shelf: Shelf, upload: Upload | None, label: str | None, out_d
     # a Translator of its own: the clip's shared statistics hook the net, which other tabs' requests share
     translator = Translator.from_file(entry.path, device=shelf.device)
     target = out_dir / f"{Path(upload.name).stem}_{output_suffix(entry.spec)}.mp4"
-    limit = SR_MAX_PIXELS if entry.spec.scale > 1 else STYLE_MAX_PIXELS
     try:
-        result = translate_video(upload.path, target, translator, max_frame_pixels=limit,
+        result = translate_video(upload.path, target, translator, max_frame_pixels=limits(entry.spec).max_input_pixels,
                                  max_seconds=VIDEO_MAX_SECONDS, progress=progress)
     except UserError as err:
         raise UserError(str(err).replace(str(upload.path), upload.name)) from None

@@ -10,7 +10,7 @@ import typing
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from translate.errors import UserError
+from translate.errors import UserError, os_error
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -28,12 +28,6 @@ def one_line(err: Exception) -> str:
         last = text.strip().splitlines()[-1]
         text = last.split(": ", 1)[1] if ": " in last else last
     return text
-
-
-def os_error(err: OSError) -> str:
-    """'PATH: problem' for a file-system error."""
-    where = f"{err.filename}: " if err.filename else ""
-    return f"{where}{err.strerror or err}"
 
 
 def run_cli(body: Callable[[], int]) -> int:

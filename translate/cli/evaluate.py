@@ -22,8 +22,8 @@ def main_sr(argv: Sequence[str] | None = None) -> int:
     parser = ArgumentParser(prog="evaluate-sr", description=__doc__ + " LR images are made by bicubic "
                             "downscaling (Pillow's antialiased bicubic, the kernel of MATLAB's imresize); "
                             "PSNR/SSIM on BT.601 Y with a border of `scale` pixels cropped.")
-    parser.add_argument("--model", help="super-resolution model: a file (.safetensors or .onnx) or a bundled name "
-                        "(sr_x4); omit for bicubic only")
+    parser.add_argument("--model", help="super-resolution model: a file (.safetensors or .onnx), a run's models/ "
+                        "folder or a bundled name (sr_x4); omit for bicubic only")
     parser.add_argument("--sets", nargs="+", default=["Set5"], help="benchmark names (Set5) or HR folders")
     parser.add_argument("--scale", type=int, help=f"one of {SCALES}; default: the model's, or 4")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -36,7 +36,8 @@ def main_sr(argv: Sequence[str] | None = None) -> int:
         translator = None
         scale = args.scale or 4
         if args.model:
-            translator = Translator.from_file(resolve_model(args.model), device=args.device, task="super-resolution")
+            translator = Translator.from_file(resolve_model(args.model, task="super-resolution"), device=args.device,
+                                              task="super-resolution")
             if args.scale and args.scale != translator.spec.scale:
                 raise ConfigError(f"--scale {args.scale} does not match {args.model}, a x{translator.spec.scale} model")
             scale = translator.spec.scale
@@ -69,8 +70,8 @@ def main_gan(argv: Sequence[str] | None = None) -> int:
         "give the scale. "
         "With --inception-weights, also FID, KID and IS of the samples with the standard Inception-v3 network.",
     )
-    parser.add_argument("model", help="generation model file (.safetensors) trained on digits, or a bundled name "
-                        "(digits)")
+    parser.add_argument("model", help="generation model file (.safetensors) trained on digits, a run's models/ "
+                        "folder, or a bundled name (digits)")
     parser.add_argument("--n", type=int, default=1000, help="samples to draw (default 1000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
@@ -92,7 +93,7 @@ def main_gan(argv: Sequence[str] | None = None) -> int:
         from translate.zoo import resolve_model
 
         device = pick_device(args.device)
-        net, spec = load_model(resolve_model(args.model), task="generation", device=device)
+        net, spec = load_model(resolve_model(args.model, task="generation"), task="generation", device=device)
         if spec.out_channels != 1:
             raise ConfigError(f"{args.model}: has {spec.out_channels} channels; the digits measures need a "
                               "grayscale digits generator")
@@ -149,9 +150,10 @@ def main_translation(argv: Sequence[str] | None = None) -> int:
         "real domains classifies crops of translated test images; prints the share called B (and the same share "
         "for the untranslated images, the floor) and the mean cycle A -> B -> A L1 (pixels in [0, 1]).",
     )
-    parser.add_argument("--model", required=True, help="the A -> B model: a file (G_A2B), a run's models/ folder or "
+    parser.add_argument("--model", required=True, help="the A -> B model: a file, a run's models/ folder or "
                         "a bundled name (vangogh)")
-    parser.add_argument("--reverse", help="the B -> A model for the cycle L1 (default: the G_B2A beside it)")
+    parser.add_argument("--reverse", help="the B -> A model for the cycle L1 (default: the translator beside it "
+                        "that goes back)")
     parser.add_argument("--domainA", required=True, help="folder of real domain A images (e.g. the training photos)")
     parser.add_argument("--domainB", required=True, help="folder of real domain B images (e.g. the paintings)")
     parser.add_argument("--test", help="folder of domain A images the model never saw")
@@ -168,18 +170,18 @@ def main_translation(argv: Sequence[str] | None = None) -> int:
         from translate.data.folders import split_off_last
         from translate.data.io import list_images
         from translate.evaluation.translation import load_folder, load_images, score, train_classifier, write_pairs_grid
-        from translate.zoo import other_direction, resolve_model
+        from translate.zoo import resolve_model, reverse_of
 
         for flag, value in (("--max-images", args.max_images), ("--classifier-steps", args.classifier_steps)):
             if value < 1:
                 raise ConfigError(f"{flag} must be at least 1, got {value}")
         if not args.test and not args.hold_out:
             raise ConfigError("give the test images: --test FOLDER, or --hold-out N (the last N of --domainA)")
-        forward_path = resolve_model(args.model, "AtoB")
+        forward_path = resolve_model(args.model, "AtoB", task="translation")
         forward = Translator.from_file(forward_path, device=args.device, task="translation")
-        reverse_path = Path(args.reverse) if args.reverse else other_direction(forward_path)
+        reverse_path = Path(args.reverse) if args.reverse else reverse_of(forward_path)
         backward = None
-        if reverse_path is not None and (args.reverse or reverse_path.is_file()):
+        if reverse_path is not None:
             backward = Translator.from_file(reverse_path, device=args.device, task="translation")
             there, back = forward.spec.domains, backward.spec.domains
             if there and back and tuple(back) != tuple(reversed(there)):
@@ -241,7 +243,7 @@ def main_paired(argv: Sequence[str] | None = None) -> int:
 
         if args.max_pairs < 0:
             raise ConfigError(f"--max-pairs must be 0 (all) or more, got {args.max_pairs}")
-        path = resolve_model(args.model, "AtoB")
+        path = resolve_model(args.model, "AtoB", task="translation")
         translator = Translator.from_file(path, device=args.device, task="translation")
         if args.untrained:
             torch.manual_seed(0)

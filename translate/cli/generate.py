@@ -9,7 +9,8 @@ from translate.cli.common import ArgumentParser, parse, run_cli
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = ArgumentParser(prog="generate", description=__doc__)
-    parser.add_argument("model", help="generation model file (.safetensors) or a bundled name (digits)")
+    parser.add_argument("model", help="generation model file (.safetensors), a run's models/ folder or a bundled name "
+                        "(digits)")
     parser.add_argument("--out", required=True, help="output PNG")
     parser.add_argument("--n", type=int, default=64, help="grid: number of samples (default 64)")
     parser.add_argument("--seed", type=int, default=0, help="grid: sample i uses seed SEED + i")
@@ -36,7 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from translate.sampling import arithmetic, class_labels, generate, interpolation, latents, strip_latents
         from translate.zoo import resolve_model
 
-        net, spec = load_model(resolve_model(args.model), task="generation", device=pick_device(args.device))
+        net, spec = load_model(resolve_model(args.model, task="generation"), task="generation",
+                               device=pick_device(args.device))
         if args.interpolate:
             z = interpolation(spec, *args.interpolate, args.steps, args.spherical)
             nrow = len(z)

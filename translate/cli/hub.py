@@ -32,14 +32,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from translate.checkpoint import read_spec
         from translate.errors import ConfigError
         from translate.hub import export_hub
-        from translate.zoo import other_direction, resolve_model
+        from translate.zoo import resolve_model, reverse_of
 
         path = resolve_model(args.model)
         if path.suffix.lower() == ".onnx":
             raise ConfigError(f"{path}: is an ONNX file; export-hub takes the .safetensors model")
         spec = read_spec(path)
-        reverse = other_direction(path) if spec.domains else None
-        reverse = reverse if reverse is not None and reverse.is_file() else None
+        reverse = reverse_of(path) if spec.domains else None
         card = Path(args.card) if args.card else find_card(path)
         if card is not None and not card.is_file():
             raise ConfigError(f"--card {card}: no such file")

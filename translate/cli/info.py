@@ -80,7 +80,8 @@ def report(models_dir: str | None = None) -> tuple[str, int]:
     for e in entries:
         extra = f" x{e.spec.scale}" if e.spec.task == "super-resolution" else ""
         domains = f" {e.spec.domains[0]} -> {e.spec.domains[1]}" if e.spec.domains else ""
-        lines.append(f"  {e.name}: {e.spec.task}{extra}{domains}, {e.spec.arch}, {e.size_bytes / 1e6:.1f} MB")
+        paired = " (paired input)" if e.spec.paired_input else ""
+        lines.append(f"  {e.name}: {e.spec.task}{extra}{domains}{paired}, {e.spec.arch}, {e.size_bytes / 1e6:.1f} MB")
     lines += [f"  unreadable: {p}" for p in problems]
     onnx, unreadable = onnx_lines(Path(folder))
     lines += onnx
@@ -107,6 +108,7 @@ def onnx_lines(folder: Path) -> tuple[list[str], int]:
             continue
         extra = f" x{spec.scale}" if spec.task == "super-resolution" else ""
         domains = f" {spec.domains[0]} -> {spec.domains[1]}" if spec.domains else ""
+        domains += " (paired input)" if spec.paired_input else ""
         lines.append(f"  {path.name}: {spec.task}{extra}{domains}, onnx export, {path.stat().st_size / 1e6:.1f} MB")
     return lines, unreadable
 

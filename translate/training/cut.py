@@ -254,5 +254,6 @@ class CutRecipe(Recipe):
 
     def model_files(self) -> dict:
         spec = ModelSpec(task="translation", arch="resnet", arch_kwargs=self.g_kwargs, in_channels=3,
-                         out_channels=3, size_multiple=4, domains=self.names)
+                         out_channels=3, size_multiple=4, domains=self.names, min_multiples=2, paired_input=False,
+                         direction="AtoB")
         return {"G_A2B": (self.generator(), spec)}

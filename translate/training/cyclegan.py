@@ -214,7 +214,8 @@ class CycleganRecipe(Recipe):
         files = {}
         for stem, domains in (("G_A2B", (a, b)), ("G_B2A", (b, a))):
             spec = ModelSpec(task="translation", arch="resnet", arch_kwargs=self.g_kwargs, in_channels=3,
-                             out_channels=3, size_multiple=4, domains=domains)
+                             out_channels=3, size_multiple=4, domains=domains, min_multiples=2, paired_input=False,
+                             direction="AtoB" if stem == "G_A2B" else "BtoA")
             files[stem] = (self.eval_net(stem), spec)
         return files
 

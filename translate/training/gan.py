@@ -220,7 +220,7 @@ class GanRecipe(Recipe):
         c = self.config
         spec = ModelSpec(task="generation", arch=c.arch, arch_kwargs=self.g_kwargs, in_channels=c.latent_dim,
                          out_channels=c.channels, latent_dim=c.latent_dim, image_size=c.image_size,
-                         labels=self.class_names if self.n_classes else None)
+                         labels=self.class_names if self.n_classes else None, min_multiples=1)
         return {"G": (self.eval_net("G"), spec)}
 
 

@@ -132,5 +132,6 @@ class Pix2pixRecipe(Recipe):
 
     def model_files(self) -> dict:
         spec = ModelSpec(task="translation", arch="unet", arch_kwargs=self.g_kwargs, in_channels=3, out_channels=3,
-                         size_multiple=2**self.config.unet_downs, domains=tuple(self.config.names))
+                         size_multiple=2**self.config.unet_downs, domains=tuple(self.config.names), min_multiples=1,
+                         paired_input=True, direction="AtoB")
         return {"G": (self.eval_net("G"), spec)}

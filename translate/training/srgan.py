@@ -152,6 +152,6 @@ class SrganRecipe(Recipe):
 
     def model_files(self) -> dict:
         spec = ModelSpec(task="super-resolution", arch="srresnet", arch_kwargs=self.g_kwargs, in_channels=3,
-                         out_channels=3, value_range=(0.0, 1.0), scale=self.config.scale)
+                         out_channels=3, value_range=(0.0, 1.0), scale=self.config.scale, min_multiples=1)
         stem = "srgan" if self.config.stage == "gan" else "sr"
         return {f"{stem}_x{self.config.scale}": (self.eval_net("G"), spec)}
