@@ -108,6 +108,10 @@ def test_side_by_side_crop_is_one_to_one():
     assert view.shape == (100, 208, 3)
     assert (view[:, :100] == 0).all() and (view[:, 108:] == 200).all() and (view[:, 100:108] == 255).all()
     assert side_by_side((a[:50, :60], a[:50, :60]), 50, 50, side=100).shape == (50, 128, 3)
+    c = np.random.default_rng(0).integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    whole = side_by_side((c, c[..., 0]), 30, 70, side=0)  # both whole, at full size, wherever the centre is
+    assert whole.shape == (40, 128, 3)
+    assert np.array_equal(whole[:, :60], c) and np.array_equal(whole[:, 68:], np.repeat(c[..., :1], 3, 2))
 
 
 def test_batch_gives_a_zip_and_the_command_lines_errors(shelf, tmp_path):

@@ -102,6 +102,11 @@ def test_style_tab(page, samples, screenshots):
     assert _natural_sizes(page, "#style-crop") == [[2 * 320 + 8, 320]]  # input | output, 1:1
     assert "golden_gate_style_A2B\n.png" in page.inner_text("#style-file")
     page.screenshot(path=str(screenshots / "style.png"), full_page=True)
+    page.locator("#style-view").get_by_text("whole image").click()  # input | output, both whole at full size
+    page.wait_for_function("document.querySelector('#style-crop img')?.naturalWidth == 2 * 979 + 8",
+                           timeout=30_000)
+    assert _natural_sizes(page, "#style-crop") == [[2 * 979 + 8, 734]]
+    _no_error_toast(page)
 
 
 def test_super_resolution_tab(page, samples, screenshots):

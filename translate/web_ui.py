@@ -387,19 +387,25 @@ class HeapTrimmer:
 
 
 def side_by_side(pair: tuple[np.ndarray, np.ndarray], x: float, y: float, side: int = CROP_SIDE) -> np.ndarray:
-    """The same (side, side) crop of two equal-sized images, side by side with a white gap, at 1:1.
+    """The same (side, side) crop of two equal-sized images, side by side with a white gap, at 1:1; side 0:
+    the whole images.
 
     x, y: the crop's centre as a percentage of the width and height; the crop stays inside the image."""
     views = []
     for image in pair:
         rgb = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image[..., :3]
         h, w = rgb.shape[:2]
-        ch, cw = min(side, h), min(side, w)
+        ch, cw = (min(side, h), min(side, w)) if side else (h, w)
         top = int(round(np.clip(y / 100 * h - ch / 2, 0, h - ch)))
         left = int(round(np.clip(x / 100 * w - cw / 2, 0, w - cw)))
         views.append(rgb[top:top + ch, left:left + cw])
     gap = np.full((views[0].shape[0], 8, 3), 255, dtype=np.uint8)
     return np.concatenate([views[0], gap, views[1]], axis=1)
+
+
+VIEW_SIDES = {f"{CROP_SIDE} px crop": CROP_SIDE, f"{2 * CROP_SIDE} px crop": 2 * CROP_SIDE, "whole image": 0}
+"""The inspection view's choices: a movable 1:1 crop, or both images whole at full size (for fullscreen or
+download, where the page shows them scaled down)."""
 
 
 def build_app(model_folders: list[str | Path] | None = None, device: str = "auto", debug: bool = False) -> Any:
@@ -464,20 +470,23 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
     def run_paired(payload: Any, sketch: Any, label: str | None) -> np.ndarray:
         return shelf.paired(Upload.from_payload(payload), sketch, label)
 
-    def crop(pair: Any, x: float, y: float) -> np.ndarray | None:
-        return side_by_side(pair, x, y) if pair else None
+    def crop(pair: Any, x: float, y: float, view: str = next(iter(VIEW_SIDES))) -> np.ndarray | None:
+        return side_by_side(pair, x, y, VIEW_SIDES.get(view, CROP_SIDE)) if pair else None
 
     def crop_controls(prefix: str, what: str) -> tuple[Any, Any, Any, Any]:
-        """A movable 1:1 crop of a result beside the same crop of what it is compared with."""
+        """A movable 1:1 crop of a result beside the same crop of what it is compared with, or both whole at
+        full size (the image's download and fullscreen buttons then give every pixel)."""
         pair = gr.State()
         with gr.Accordion(f"Inspect at full size: {what}", open=True):
             with gr.Row():
+                size = gr.Radio(list(VIEW_SIDES), value=next(iter(VIEW_SIDES)), label="View",
+                                elem_id=f"{prefix}-view")
                 x = gr.Slider(0, 100, value=50, step=1, label="Crop centre, % of width", elem_id=f"{prefix}-x")
                 y = gr.Slider(0, 100, value=50, step=1, label="Crop centre, % of height", elem_id=f"{prefix}-y")
-            view = gr.Image(label=f"1:1 crop ({CROP_SIDE} pixels a side): {what}", format="png",
-                            interactive=False, elem_id=f"{prefix}-crop")
-        for slider in (x, y):
-            slider.change(crop, [pair, x, y], view, show_progress="hidden")
+            view = gr.Image(label=f"1:1, side by side: {what}", format="png", interactive=False,
+                            elem_id=f"{prefix}-crop")
+        for control in (x, y, size):
+            control.change(crop, [pair, x, y, size], view, show_progress="hidden")
         return pair, x, y, view
 
     with gr.Blocks(title="gan-translate", delete_cache=(3600, 3600)) as app:
