@@ -28,14 +28,14 @@ from torch.utils.data import Dataset
 from translate.data.augment import centre_view
 from translate.data.convert import to_tensor
 from translate.errors import ConfigError
-from translate.losses import ADVERSARIAL_LOSSES, adversarial_loss
+from translate.losses import adversarial_loss
 from translate.model_spec import ModelSpec
 from translate.nets import DISCRIMINATORS, GENERATORS
-from translate.nets.layers import NORMS, init_normal
-from translate.nets.resnet import UPSAMPLES, ResnetGenerator
-from translate.training.config import check_adam, check_choices, check_range, option
+from translate.nets.layers import init_normal
+from translate.nets.resnet import ResnetGenerator
+from translate.training.config import check_range, option
 from translate.training.recipe import Recipe, TrainContext
-from translate.training.unpaired import UnpairedDataConfig, load_unpaired
+from translate.training.unpaired import UnpairedConfig, load_unpaired
 
 # body indices of ResnetGenerator: 0 the padded input (RGB pixels), 4 and 7 the downsampling convolutions,
 # 10 the first residual block, 14 the fifth (Park et al. 2020, appendix: patches of 1, 9, 15, 35, 99 pixels)
@@ -43,15 +43,7 @@ PAPER_NCE_LAYERS = (0, 4, 7, 10, 14)
 
 
 @dataclass(frozen=True)
-class CutConfig(UnpairedDataConfig):
-    ngf: int = option(64, "generator base channels")
-    n_blocks: int = option(9, "generator residual blocks")
-    norm: str = option("instance", "normalisation: instance, batch, layer or none", choices=NORMS)
-    upsample: str = option("transpose", "generator upsampling: transpose (reference) or resize (no checkerboard)",
-                           choices=UPSAMPLES)
-    ndf: int = option(64, "discriminator base channels")
-    d_layers: int = option(3, "PatchGAN layers (3: 70x70 patches)")
-    gan_loss: str = option("lsgan", "adversarial objective", choices=tuple(ADVERSARIAL_LOSSES))
+class CutConfig(UnpairedConfig):
     lambda_gan: float = option(1.0, "weight of the adversarial loss")
     lambda_nce: float = option(1.0, "weight of the PatchNCE loss (the paper: 1 for CUT, 10 for FastCUT)")
     nce_identity: bool = option(True, "also PatchNCE between domain-B images and their translation (CUT; "
@@ -63,26 +55,17 @@ class CutConfig(UnpairedDataConfig):
     nce_patches: int = option(256, "patch locations sampled per layer and image")
     nce_temperature: float = option(0.07, "temperature of the PatchNCE softmax")
     nce_head_dim: int = option(256, "units of each layer's 2-layer MLP head (and of the embeddings)")
-    lr: float = option(2e-4, "Adam learning rate of generator, heads and discriminator")
-    beta1: float = option(0.5, "Adam beta1")
-    beta2: float = option(0.999, "Adam beta2")
 
     def __post_init__(self) -> None:
-        check_choices(self)
-        if self.gan_loss == "wgan_gp":
-            raise ConfigError("gan_loss wgan_gp is for train-gan (CUT has no gradient penalty); use lsgan, "
-                              "non_saturating or hinge")
-        check_range("d_layers", self.d_layers, 1, 6)
-        self.check_data(3 * 2**self.d_layers)
-        for name in ("ngf", "ndf", "nce_patches", "nce_head_dim"):
+        self.check_unpaired("CUT", 3 * 2**self.d_layers)
+        for name in ("nce_patches", "nce_head_dim"):
             check_range(name, getattr(self, name), 1)
-        for name in ("n_blocks", "lambda_gan", "lambda_nce"):
+        for name in ("lambda_gan", "lambda_nce"):
             check_range(name, getattr(self, name), 0)
         if not self.nce_temperature > 0:
             raise ConfigError(f"nce_temperature must be positive, got {self.nce_temperature}")
         if not self.nce_layers or len(set(self.nce_layers)) != len(self.nce_layers):
             raise ConfigError(f"nce_layers must be one or more distinct layer indices, got {list(self.nce_layers)}")
-        check_adam(self.lr, self.beta1, self.beta2)
 
 
 class PatchHeads(nn.Module):

@@ -12,15 +12,12 @@ from torch.utils.data import Dataset
 
 from translate.data.augment import centre_view
 from translate.data.convert import to_tensor
-from translate.errors import ConfigError
-from translate.losses import ADVERSARIAL_LOSSES, adversarial_loss
+from translate.losses import adversarial_loss
 from translate.model_spec import ModelSpec
 from translate.nets import DISCRIMINATORS, GENERATORS
-from translate.nets.layers import NORMS
-from translate.nets.resnet import UPSAMPLES
-from translate.training.config import check_adam, check_choices, check_range, option
+from translate.training.config import check_range, option
 from translate.training.recipe import Recipe, TrainContext
-from translate.training.unpaired import UnpairedDataConfig, load_unpaired
+from translate.training.unpaired import UnpairedConfig, load_unpaired
 
 
 class ImagePool:
@@ -81,36 +78,17 @@ class ImagePool:
 
 
 @dataclass(frozen=True)
-class CycleganConfig(UnpairedDataConfig):
-    ngf: int = option(64, "generator base channels")
-    n_blocks: int = option(9, "generator residual blocks (6 for 128 crops, 9 for 256 in the paper)")
-    norm: str = option("instance", "normalisation: instance, batch, layer or none", choices=NORMS)
-    upsample: str = option("transpose", "generator upsampling: transpose (reference) or resize (no checkerboard)",
-                           choices=UPSAMPLES)
-    ndf: int = option(64, "discriminator base channels")
-    d_layers: int = option(3, "PatchGAN layers (3: 70x70 patches)")
+class CycleganConfig(UnpairedConfig):
     discriminator: str = option("patch", "patch or pixel", choices=("patch", "pixel"))
     spectral_norm: bool = option(False, "spectral norm in the discriminators")
-    gan_loss: str = option("lsgan", "adversarial objective", choices=tuple(ADVERSARIAL_LOSSES))
     lambda_cycle: float = option(10.0, "weight of the cycle-consistency L1 loss")
     lambda_identity: float = option(0.5, "identity loss weight, as a fraction of lambda_cycle")
     pool_size: int = option(50, "generated images kept for the discriminators (0 = off)")
-    lr: float = option(2e-4, "Adam learning rate of generators and discriminators")
-    beta1: float = option(0.5, "Adam beta1")
-    beta2: float = option(0.999, "Adam beta2")
 
     def __post_init__(self) -> None:
-        check_choices(self)
-        if self.gan_loss == "wgan_gp":
-            raise ConfigError("gan_loss wgan_gp is for train-gan (CycleGAN has no gradient penalty); use lsgan, "
-                              "non_saturating or hinge")
-        check_range("d_layers", self.d_layers, 1, 6)
-        self.check_data(3 * 2**self.d_layers if self.discriminator == "patch" else 8)
-        for name in ("ngf", "ndf"):
-            check_range(name, getattr(self, name), 1)
-        for name in ("n_blocks", "pool_size", "lambda_cycle", "lambda_identity"):
+        self.check_unpaired("CycleGAN", 3 * 2**self.d_layers if self.discriminator == "patch" else 8)
+        for name in ("pool_size", "lambda_cycle", "lambda_identity"):
             check_range(name, getattr(self, name), 0)
-        check_adam(self.lr, self.beta1, self.beta2)
 
 
 class CycleganRecipe(Recipe):

@@ -1,5 +1,5 @@
 """What the unpaired recipes (CycleGAN, CUT) share: two image domains, their options and checks, and how the
-domains are found and named."""
+domains are found and named; the ResNet generator's and PatchGAN's options, the adversarial loss and Adam's."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from pathlib import Path
 
 from translate.data.domains import Domain, UnalignedPairs
 from translate.errors import ConfigError
-from translate.training.config import MAX_LOAD_SIDE, check_names, check_range, option
+from translate.losses import ADVERSARIAL_LOSSES
+from translate.nets.layers import NORMS
+from translate.nets.resnet import UPSAMPLES
+from translate.training.config import MAX_LOAD_SIDE, check_adam, check_choices, check_names, check_range, option
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,38 @@ class UnpairedDataConfig:
         if not (self.domainA and self.domainB):
             raise ConfigError("give --domainA and --domainB (image folders), or --dataroot with trainA/ and trainB/")
         return Path(self.domainA), Path(self.domainB)
+
+
+@dataclass(frozen=True)
+class UnpairedConfig(UnpairedDataConfig):
+    """The options of an unpaired recipe's nets (ResNet generators, PatchGAN discriminators) and optimiser,
+    beside its data; its config class derives from this one and calls :meth:`check_unpaired`."""
+
+    ngf: int = option(64, "generator base channels")
+    n_blocks: int = option(9, "generator residual blocks (6 for 128 crops, 9 for 256 in the paper)")
+    norm: str = option("instance", "normalisation: instance, batch, layer or none", choices=NORMS)
+    upsample: str = option("transpose", "generator upsampling: transpose (reference) or resize (no checkerboard)",
+                           choices=UPSAMPLES)
+    ndf: int = option(64, "discriminator base channels")
+    d_layers: int = option(3, "PatchGAN layers (3: 70x70 patches)")
+    gan_loss: str = option("lsgan", "adversarial objective", choices=tuple(ADVERSARIAL_LOSSES))
+    lr: float = option(2e-4, "Adam learning rate of every net")
+    beta1: float = option(0.5, "Adam beta1")
+    beta2: float = option(0.999, "Adam beta2")
+
+    def check_unpaired(self, recipe: str, min_crop: int) -> None:
+        """ConfigError for options that cannot work; `recipe` names it in messages, `min_crop`: what its
+        discriminator needs."""
+        check_choices(self)
+        if self.gan_loss == "wgan_gp":
+            raise ConfigError(f"gan_loss wgan_gp is for train-gan ({recipe} has no gradient penalty); use lsgan, "
+                              "non_saturating or hinge")
+        check_range("d_layers", self.d_layers, 1, 6)
+        self.check_data(min_crop)
+        for name in ("ngf", "ndf"):
+            check_range(name, getattr(self, name), 1)
+        check_range("n_blocks", self.n_blocks, 0)
+        check_adam(self.lr, self.beta1, self.beta2)
 
 
 @dataclass
