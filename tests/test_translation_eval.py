@@ -69,6 +69,20 @@ def test_command_prints_scores_and_grid(tmp_path, capsys):
     assert Image.open(tmp_path / "grid.png").size[1] == 2 * 260
 
 
+def test_grid_compares_models_on_the_same_images(tmp_path):
+    models, folders = _folders_and_models(tmp_path)
+    tiny_translator(tmp_path / "other.safetensors", ("a", "b"), seed=5)
+    grid = tmp_path / "grid.png"
+    assert main_translation(["--model", str(models), *folders, "--grid", str(grid), "--grid-images", "1",
+                             "--compare", str(tmp_path / "other.safetensors")]) == 0
+    pixels = np.asarray(Image.open(grid).convert("RGB"), np.float32)
+    assert pixels.shape == (260, 3 * 256 + 2 * 4, 3)  # one row: input | model | compared model
+    model, other = pixels[:256, 260:516], pixels[:256, 520:776]
+    assert np.abs(model - other).mean() > 1  # two nets, two outputs
+    assert main_translation(["--model", str(models), *folders, "--compare", str(models)]) == 2
+
+
+
 @pytest.mark.parametrize("model, extra, message", [
     ("G_A2B", ["--reverse", "{models}/nope.safetensors"], "nope.safetensors: no such file"),
     ("G_A2B", ["--reverse", "{models}/G_A2B.safetensors"], "translates a -> b, not back from a -> b"),

@@ -162,6 +162,10 @@ def main_translation(argv: Sequence[str] | None = None) -> int:
                         "trains on the others: the split of train-cyclegan --hold-out N")
     parser.add_argument("--max-images", type=int, default=20, help="test images to use (default 20)")
     parser.add_argument("--grid", help="also write an input | output picture grid (PNG) of the first test images")
+    parser.add_argument("--grid-images", type=int, default=6, metavar="N", help="rows of the grid (default 6)")
+    parser.add_argument("--compare", nargs="+", default=[], metavar="MODEL",
+                        help="more A -> B models whose outputs the grid shows beside --model's, in this order (e.g. "
+                        "an older model on the same photos)")
     parser.add_argument("--classifier-steps", type=int, default=400, help="training steps of the domain classifier")
     parser.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     args = parse(parser, argv)
@@ -172,13 +176,18 @@ def main_translation(argv: Sequence[str] | None = None) -> int:
         from translate.evaluation.translation import load_folder, load_images, score, train_classifier, write_pairs_grid
         from translate.zoo import resolve_model, reverse_of
 
-        for flag, value in (("--max-images", args.max_images), ("--classifier-steps", args.classifier_steps)):
+        for flag, value in (("--max-images", args.max_images), ("--classifier-steps", args.classifier_steps),
+                            ("--grid-images", args.grid_images)):
             if value < 1:
                 raise ConfigError(f"{flag} must be at least 1, got {value}")
         if not args.test and not args.hold_out:
             raise ConfigError("give the test images: --test FOLDER, or --hold-out N (the last N of --domainA)")
+        if args.compare and not args.grid:
+            raise ConfigError("--compare adds columns to the picture grid; give --grid FILE.png as well")
         forward_path = resolve_model(args.model, "AtoB", task="translation")
         forward = Translator.from_file(forward_path, device=args.device, task="translation")
+        compared = [Translator.from_file(resolve_model(m, "AtoB", task="translation"), device=args.device,
+                                         task="translation") for m in args.compare]
         reverse_path = Path(args.reverse) if args.reverse else reverse_of(forward_path)
         backward = None
         if reverse_path is not None:
@@ -206,7 +215,7 @@ def main_translation(argv: Sequence[str] | None = None) -> int:
         if result.cycle_l1 is not None:
             print(f"cycle {names[0]} -> {names[1]} -> {names[0]} mean L1: {result.cycle_l1:.4f}")
         if args.grid:
-            write_pairs_grid(forward, test[:6], args.grid)
+            write_pairs_grid([forward, *compared], test[:args.grid_images], args.grid)
             print(f"wrote {args.grid}")
         return 0
 

@@ -100,14 +100,16 @@ def score(classifier: DomainClassifier, forward: Translator, backward: Translato
                             float(np.mean(cycle)) if cycle else None)
 
 
-def write_pairs_grid(translator: Translator, images: list[Image.Image], path: str) -> None:
-    """Rows of input | output, each image scaled to 256 pixels high."""
+def write_pairs_grid(translators: list[Translator], images: list[Image.Image], path: str) -> None:
+    """Rows of input | each translator's output (several translators: models side by side on the same
+    images), each image scaled to 256 pixels high."""
     rows = []
     for image in images:
         w, h = image.size
         small = image.resize((round(w * 256 / h), 256))
         pixels = np.asarray(small, dtype=np.float32) / 255.0
-        rows.append(np.concatenate([pixels, np.ones((256, 4, 3), np.float32), translator(pixels)], axis=1))
+        gap = np.ones((256, 4, 3), np.float32)
+        rows.append(np.concatenate([pixels, *(part for t in translators for part in (gap, t(pixels)))], axis=1))
     width = max(r.shape[1] for r in rows)
     padded = [np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=1.0) for r in rows]
     write_image(path, np.concatenate(padded, axis=0))
