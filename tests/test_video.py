@@ -44,7 +44,8 @@ def audio_packets(path: Path) -> list[bytes]:
 
 def test_translated_clip_keeps_timing_and_audio_and_matches_per_image_translation(clip, tmp_path, capsys):
     model = tiny_translator(tmp_path / "m.safetensors")
-    assert main([str(clip), "--model", str(model), "--norm-stats", "frame", "--out", str(tmp_path)]) == 0
+    assert main([str(clip), "--model", str(model), "--norm-stats", "frame", "--temporal", "0",
+                 "--out", str(tmp_path)]) == 0
     out = tmp_path / "clip_paintings.mp4"
     assert f"{out}: 12 frames" in capsys.readouterr().err
     assert stream_facts(out) == stream_facts(clip) == (12, 96, 64, 12, pytest.approx(1.0), 0)

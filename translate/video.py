@@ -10,6 +10,9 @@ whatever audio codec it held fits.
 Instance-norm translators normalise each frame by its own statistics, which move with the content and
 make the tone flicker. By default ("clip") the statistics are pooled over frames spread across the whole
 clip first (translate.nets.norm_stats) and every frame is normalised by those; "frame" is per-frame.
+What shared statistics cannot fix is the fine texture the model re-invents in each frame as the content
+moves; by default each translated frame is also blended with the previous output, moved along the input's
+optical flow where that flow is reliable (translate.temporal, `temporal` 0..1, 0 for none).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from translate.checkpoint import atomic_write
 from translate.data.convert import to_pixels, to_tensor
 from translate.errors import ConfigError, UserError
 from translate.inference import Translator
+from translate.temporal import video_blend
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi")
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
@@ -186,7 +190,8 @@ def clip_statistics(path: Path, translator: Translator, info: VideoInfo, n: int 
 
 
 def translate_video(source: str | Path, target: str | Path, translator: Translator, *, codec: str = DEFAULT_CODEC,
-                    crf: int | None = None, norm_stats: str = "clip", batch: int | None = None,
+                    crf: int | None = None, norm_stats: str = "clip", temporal: float | None = None,
+                    batch: int | None = None,
                     max_frame_pixels: int | None = None, max_seconds: float | None = None,
                     progress: Callable[[int, int], None] | None = None,
                     warn: Callable[[str], None] | None = None) -> VideoResult:
@@ -194,6 +199,9 @@ def translate_video(source: str | Path, target: str | Path, translator: Translat
 
     codec: an FFmpeg encoder name (H.264 by default), always in yuv420p, so an odd output side gets one
     repeated edge row or column; crf: its quality (lower is better; encoders that take no CRF refuse it).
+    temporal: how much of the previous output, warped along the input's motion, each frame keeps where the
+    motion is reliable (0 <= temporal < 1; default translate.temporal.DEFAULT_STRENGTH, or 0 with a warning
+    where OpenCV is missing).
     batch: frames per network call (default: 8 on a GPU, 1 on the CPU). progress(done, total) is called
     after each written batch; total is an estimate (0 when unknown). Raises VideoError for a clip that
     cannot be used, ConfigError for bad options.
@@ -213,6 +221,7 @@ def translate_video(source: str | Path, target: str | Path, translator: Translat
         raise ConfigError(f"--crf applies to {', '.join(CRF_ENCODERS)}; {codec} takes none")
     if crf is not None and not 0 <= crf <= 63:
         raise ConfigError(f"--crf must be in 0..63, got {crf}")
+    blend = video_blend(temporal, warn)
     if translator.spec.in_channels != 3:
         raise ConfigError(f"this model takes {translator.spec.in_channels}-channel images; video frames are RGB")
     info = probe(source)
@@ -235,22 +244,25 @@ def translate_video(source: str | Path, target: str | Path, translator: Translat
             quality = DEFAULT_CRF if crf is None and codec in CRF_ENCODERS else crf
             encoder = _Encoder(out, container, source, codec, quality)
             pending: list[Any] = []
+
+            def flush() -> None:
+                sources = [_rgb(f) for f in pending]
+                outputs = _translate_batch(translator, sources)
+                encoder.video(pending, [blend(s, o) for s, o in zip(sources, outputs)])  # in order: each needs the last
+                done[0] += len(pending)
+                pending.clear()
+                if progress:
+                    progress(done[0], info.frames)
+
             for item in _decoded(container, source, True, warn, skipped):
                 if isinstance(item, av.Packet):
                     encoder.audio(item)
                     continue
                 pending.append(item)
                 if len(pending) == batch:
-                    encoder.video(pending, _translate_batch(translator, [_rgb(f) for f in pending]))
-                    done[0] += len(pending)
-                    pending = []
-                    if progress:
-                        progress(done[0], info.frames)
+                    flush()
             if pending:
-                encoder.video(pending, _translate_batch(translator, [_rgb(f) for f in pending]))
-                done[0] += len(pending)
-                if progress:
-                    progress(done[0], info.frames)
+                flush()
             if not done[0]:
                 raise VideoError(f"{source}: no video frame could be decoded" if skipped[0]
                                  else f"{source}: has no video frames")

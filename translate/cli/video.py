@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 
 def add_video_arguments(parser: argparse.ArgumentParser) -> None:
+    from translate.temporal import DEFAULT_STRENGTH
     from translate.video import DEFAULT_CODEC, DEFAULT_CRF, NORM_STATS
 
     group = parser.add_argument_group("video inputs (.mp4, .mov, .mkv, .webm, .avi, .m4v)")
@@ -22,6 +23,10 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--crf", type=int, help=f"encoder quality, lower is better (default {DEFAULT_CRF})")
     group.add_argument("--norm-stats", default="clip", choices=NORM_STATS,
                        help="instance-norm statistics: pooled over the clip (less flicker; default) or per frame")
+    group.add_argument("--temporal", type=float, metavar="S",
+                       help="blend each frame with the previous output moved along the input's motion, where "
+                            f"that motion is reliable: 0 (off) to below 1 (default {DEFAULT_STRENGTH:g}); "
+                            "steadies the texture, at some fine detail")
     group.add_argument("--batch", type=int, help="frames per network call (default: 8 on a GPU, 1 on the CPU)")
 
 
@@ -73,7 +78,8 @@ def run_videos(args: argparse.Namespace, translator: Translator, suffix: str) ->
 
             try:
                 result = translate_video(source, target, translator, codec=args.codec, crf=args.crf,
-                                         norm_stats=args.norm_stats, batch=args.batch, progress=progress,
+                                         norm_stats=args.norm_stats, temporal=args.temporal,
+                                         batch=args.batch, progress=progress,
                                          max_frame_pixels=max_frame_pixels)
             except ConfigError:
                 raise
