@@ -10,7 +10,7 @@ from test_video import PHOTO, stream_facts
 
 from translate import video
 from translate.cli.translate import main
-from translate.errors import ConfigError
+from translate.errors import ConfigError, UserError
 from translate.inference import Translator
 from translate.temporal import FlowBlend
 from translate.video import translate_video
@@ -139,3 +139,21 @@ def test_temporal_option_and_missing_opencv(clip, tmp_path, capsys, monkeypatch)
     err = capsys.readouterr().err
     assert "warning: OpenCV (cv2) is not installed, so frames are not blended" in err
     assert stream_facts(tmp_path / "clip_paintings.mp4")[0] == 10
+
+
+def test_app_passes_the_strength_and_offers_a_slider(clip, tmp_path):
+    from translate.web_ui import Shelf, Upload, build_app
+    from translate.web_ui_video import translate_clip
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    tiny_translator(folder / "style_A2B.safetensors", ("photos", "vangogh"))
+    shelf = Shelf([folder], device="cpu")
+    label = shelf.choices("translation")[0]
+    path, line = translate_clip(shelf, Upload(str(clip), "holiday.mp4"), label, tmp_path, temporal=0.0)
+    assert line == "10 frames translated" and stream_facts(path)[0] == 10
+    with pytest.raises(UserError, match="^--temporal must be at least 0"):
+        translate_clip(shelf, Upload(str(clip), "holiday.mp4"), label, tmp_path, temporal=1.0)
+    app = build_app([folder], device="cpu")
+    sliders = [b for b in app.blocks.values() if getattr(b, "elem_id", None) == "video-temporal"]
+    assert len(sliders) == 1 and sliders[0].value == 0.8 and sliders[0].maximum < 1

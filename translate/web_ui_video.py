@@ -26,8 +26,10 @@ def limits_line() -> str:
 
 
 def translate_clip(shelf: Shelf, upload: Upload | None, label: str | None, out_dir: Path,
-                   progress: Callable[[int, int], None] | None = None) -> tuple[Path, str]:
-    """(the translated clip, a line saying what was done). Limits as for images, plus VIDEO_MAX_SECONDS."""
+                   progress: Callable[[int, int], None] | None = None,
+                   temporal: float | None = None) -> tuple[Path, str]:
+    """(the translated clip, a line saying what was done). Limits as for images, plus VIDEO_MAX_SECONDS;
+    temporal: translate_video's blend strength (None: its default)."""
     from translate.inference import Translator
     from translate.video import translate_video
 
@@ -39,7 +41,7 @@ def translate_clip(shelf: Shelf, upload: Upload | None, label: str | None, out_d
     target = out_dir / f"{Path(upload.name).stem}_{output_suffix(entry.spec)}.mp4"
     try:
         result = translate_video(upload.path, target, translator, max_frame_pixels=limits(entry.spec).max_input_pixels,
-                                 max_seconds=VIDEO_MAX_SECONDS, progress=progress)
+                                 max_seconds=VIDEO_MAX_SECONDS, progress=progress, temporal=temporal)
     except UserError as err:
         raise UserError(str(err).replace(str(upload.path), upload.name)) from None
     corrupt = f"; {result.skipped} corrupt frames skipped" if result.skipped else ""
@@ -50,14 +52,18 @@ def video_tab(shelf: Shelf) -> None:
     """The Video tab, built inside the caller's gr.Blocks."""
     import gradio as gr
 
+    from translate.temporal import DEFAULT_STRENGTH
+
     out_root = Path(tempfile.mkdtemp(prefix="gan-translate-video-"))
     finished: deque[Path] = deque()
 
-    def run(upload: Upload | None, label: str | None, progress: Any = gr.Progress()) -> tuple[str, str]:  # noqa: B008
+    def run(upload: Upload | None, label: str | None, temporal: float | None,
+            progress: Any = gr.Progress()) -> tuple[str, str]:  # noqa: B008
         request_dir = Path(tempfile.mkdtemp(dir=out_root))
         try:
             path, line = translate_clip(shelf, upload, label, request_dir,
-                                        lambda done, total: progress((done, total or None), unit="frames"))
+                                        lambda done, total: progress((done, total or None), unit="frames"),
+                                        temporal=temporal)
         except UserError as err:
             shutil.rmtree(request_dir, ignore_errors=True)
             raise gr.Error(str(err), print_exception=False) from None
@@ -81,6 +87,9 @@ def video_tab(shelf: Shelf) -> None:
         video_in.preprocess = preprocess
         video_model = gr.Dropdown(choices, value=choices[0] if choices else None, label="Model",
                                   elem_id="video-model")
+        video_steady = gr.Slider(0.0, 0.95, value=DEFAULT_STRENGTH, step=0.05, label="Steady texture",
+                                 info="how much of the previous frame, moved with the content, each frame keeps "
+                                      "(0: every frame on its own)", elem_id="video-temporal")
         video_go = gr.Button("Translate clip", variant="primary", elem_id="video-run")
         video_info = gr.Markdown(elem_id="video-info")
-        video_go.click(run, [video_in, video_model], [video_out, video_info], api_name="video")
+        video_go.click(run, [video_in, video_model, video_steady], [video_out, video_info], api_name="video")
