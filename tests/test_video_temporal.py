@@ -8,7 +8,7 @@ from clips import decode_frames, pan_zoom_frames, write_clip
 from helpers import tiny_translator
 from test_video import PHOTO, stream_facts
 
-from translate import video
+from translate import temporal, video
 from translate.cli.translate import main
 from translate.errors import ConfigError, UserError
 from translate.inference import Translator
@@ -35,8 +35,11 @@ def flicker(frames: list[np.ndarray]) -> float:
     return float(np.mean([np.abs(b - a).mean() for a, b in zip(frames, frames[1:])]))
 
 
-def test_texture_reinvented_each_frame_flickers_less():
-    """A 'translation' that adds new grain to every frame: the blend steadies it along the motion."""
+@pytest.mark.parametrize("flow_side", [640, 40])
+def test_texture_reinvented_each_frame_flickers_less(flow_side, monkeypatch):
+    """A 'translation' that adds new grain to every frame: the blend steadies it along the motion, also
+    with the motion measured on frames scaled down (as for frames over FLOW_SIDE pixels a side)."""
+    monkeypatch.setattr(temporal, "FLOW_SIDE", flow_side)
     frames = moving(10)
     rng = np.random.default_rng(1)
     translated = [np.clip(f + rng.normal(0, 0.08, f.shape).astype(np.float32), 0, 1) for f in frames]

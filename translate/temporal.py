@@ -10,7 +10,9 @@ falls to 0 where it is not, so the current frame shows through in occlusions, at
 and wherever the warped input does not match the current one (lighting changes, fast motion).
 
 Streaming: only the previous frame (input and output) is kept. Flow is OpenCV's DIS on the grey input,
-both ways: a pixel whose backward flow the forward flow does not undo is occluded.
+both ways: a pixel whose backward flow the forward flow does not undo is occluded. Motion and reliability
+are measured on the input scaled to at most FLOW_SIDE pixels a side (DIS on a full 1080p frame costs
+seconds on a CPU) and scaled up to the output, whose size may differ (super-resolution).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 from translate.errors import ConfigError
 
 DEFAULT_STRENGTH = 0.8
+FLOW_SIDE = 640
 INPUT_TOLERANCE = 0.06
 """Mean absolute RGB difference (0..1) between the current input and the warped previous one at which the
 blend weight has fallen to exp(-1) of its full value: beyond a few times this the flow is wrong there."""
@@ -45,30 +48,36 @@ def check_strength(strength: float) -> float:
 
 
 class FlowBlend:
-    """Call with each input frame (H, W, 3 floats in 0..1) and its translation (sH, sW, C, any scale s) in
-    order; returns the translation blended with the previous result where the motion is reliable."""
+    """Call with each input frame (H, W, 3 floats in 0..1) and its translation (sH, sW, C floats in 0..1, any
+    scale s) in order; returns the translation blended with the previous result where the motion is reliable."""
 
     def __init__(self, strength: float = DEFAULT_STRENGTH) -> None:
         self.strength = check_strength(strength)
         self.cv2 = opencv() if self.strength else None
         self.flow = self.cv2.DISOpticalFlow_create(self.cv2.DISOPTICAL_FLOW_PRESET_MEDIUM) if self.cv2 else None
         self.previous: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        """(grey input as uint8, input, output) of the frame before."""
+        """(grey input as uint8, input, both at most FLOW_SIDE a side, and output) of the frame before."""
+        self.grids: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     def __call__(self, source: np.ndarray, translated: np.ndarray) -> np.ndarray:
         if not self.strength:
             return translated
         cv2 = self.cv2
         source = np.ascontiguousarray(source, dtype=np.float32)
+        side = max(source.shape[:2])
+        if side > FLOW_SIDE:
+            size = tuple(max(1, round(n * FLOW_SIDE / side)) for n in source.shape[1::-1])
+            source = cv2.resize(source, size, interpolation=cv2.INTER_AREA)
         grey = cv2.cvtColor(np.round(source * 255).astype(np.uint8), cv2.COLOR_RGB2GRAY)
         previous, self.previous = self.previous, None
         if previous is None or previous[1].shape != source.shape or previous[2].shape != translated.shape:
+            # the first frame, or the size changed (the encoder refuses that; nothing to blend with)
             self.previous = (grey, source, translated)
             return translated
         weight, back = self._reliability(grey, source, previous)
         out_h, out_w = translated.shape[:2]
         scale_y, scale_x = out_h / source.shape[0], out_w / source.shape[1]
-        if (scale_y, scale_x) != (1, 1):  # super-resolution: the input's flow, scaled to the output
+        if (scale_y, scale_x) != (1, 1):  # flow measured smaller, or super-resolution: scaled to the output
             back = cv2.resize(back, (out_w, out_h), interpolation=cv2.INTER_LINEAR) * np.float32([scale_x, scale_y])
             weight = cv2.resize(weight, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
         # bicubic, as the output is warped again every frame and bilinear's blur would pile up; clipped, as
@@ -99,7 +108,9 @@ class FlowBlend:
         its edges `border`, or the edge pixels when None."""
         cv2 = self.cv2
         h, w = flow.shape[:2]
-        xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        if (h, w) not in self.grids:
+            self.grids[(h, w)] = tuple(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))
+        xs, ys = self.grids[(h, w)]
         warped = cv2.remap(image, xs + flow[..., 0], ys + flow[..., 1],
                            cv2.INTER_LINEAR if interpolation is None else interpolation,
                            borderMode=cv2.BORDER_REPLICATE if border is None else cv2.BORDER_CONSTANT,
