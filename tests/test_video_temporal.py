@@ -31,25 +31,50 @@ def moving(frames: int, shift: int = 2, size: tuple[int, int] = (48, 64)) -> lis
     return [np.ascontiguousarray(big[:, shift * (frames - i):shift * (frames - i) + size[1]]) for i in range(frames)]
 
 
-def flicker(frames: list[np.ndarray]) -> float:
-    return float(np.mean([np.abs(b - a).mean() for a, b in zip(frames, frames[1:])]))
+def along_motion(frames: list[np.ndarray], shift: int = 2) -> float:
+    """Mean absolute change of each pixel from the frame before, following the known pan: temporal
+    inconsistency (texture that moves with the content does not count)."""
+    return float(np.mean([np.abs(b[:, 2 * shift:] - a[:, shift:-shift]).mean() for a, b in zip(frames, frames[1:])]))
+
+
+def warping_error(source: list[np.ndarray], output: list[np.ndarray]) -> float:
+    """Mean absolute difference between each output frame and the one before moved along the input's motion
+    (Farneback's flow, not the blend's own DIS), where the moved input matches."""
+    import cv2
+
+    errors = []
+    for i in range(1, len(source)):
+        grey = [cv2.cvtColor(source[j], cv2.COLOR_RGB2GRAY) for j in (i, i - 1)]
+        back = cv2.calcOpticalFlowFarneback(*grey, None, 0.5, 3, 15, 3, 5, 1.2, 0)
+        ys, xs = np.mgrid[: back.shape[0], : back.shape[1]].astype(np.float32)
+        maps = xs + back[..., 0], ys + back[..., 1]
+        matches = np.abs(cv2.remap(source[i - 1], *maps, cv2.INTER_LINEAR).astype(float) - source[i]).mean(2) < 10
+        moved = cv2.remap(output[i - 1], *maps, cv2.INTER_LINEAR).astype(float)
+        errors.append(np.abs(moved - output[i]).mean(2)[matches].mean())
+    return float(np.mean(errors))
+
+
+def fine_detail(frames: list[np.ndarray]) -> float:
+    import cv2
+
+    return float(np.mean([np.abs(f - cv2.GaussianBlur(f, (0, 0), 2.0)).mean() for f in frames]))
 
 
 @pytest.mark.parametrize("flow_side", [640, 40])
-def test_texture_reinvented_each_frame_flickers_less(flow_side, monkeypatch):
+def test_texture_reinvented_each_frame_holds_still_and_keeps_its_detail(flow_side, monkeypatch):
     """A 'translation' that adds new grain to every frame: the blend steadies it along the motion, also
-    with the motion measured on frames scaled down (as for frames over FLOW_SIDE pixels a side)."""
+    with the motion measured on frames scaled down (as for frames over FLOW_SIDE pixels a side), and keeps
+    the grain's strength rather than averaging it away."""
     monkeypatch.setattr(temporal, "FLOW_SIDE", flow_side)
     frames = moving(10)
     rng = np.random.default_rng(1)
     translated = [np.clip(f + rng.normal(0, 0.08, f.shape).astype(np.float32), 0, 1) for f in frames]
     blend = FlowBlend(0.8)
     blended = [blend(f, t) for f, t in zip(frames, translated)]
-    added = {name: flicker(out) - flicker(frames) for name, out in (("per-frame", translated), ("blend", blended))}
-    assert added["blend"] < 0.5 * added["per-frame"]
+    assert along_motion(blended) < 0.5 * along_motion(translated)
+    assert fine_detail(blended) > 0.8 * fine_detail(translated)
     assert np.array_equal(blended[0], translated[0])  # nothing before the first frame
-    # the grain is steadied, not the content lost: each frame stays near the clean content
-    assert np.mean([np.abs(b - f).mean() for b, f in zip(blended, frames)]) < 0.05
+    assert np.mean([np.abs(b - f).mean() for b, f in zip(blended, frames)]) < 0.08  # the content is kept
 
 
 def test_still_content_is_left_as_translated():
@@ -112,10 +137,9 @@ def test_translate_video_blends_reinvented_texture_and_keeps_timing(clip, tmp_pa
     translate_video(clip, tmp_path / "blend.mp4", model, batch=3, crf=0, progress=lambda n, t: done.append(n))
     assert done == [3, 6, 9, 10]
     assert stream_facts(tmp_path / "blend.mp4") == stream_facts(clip)  # frames, size, rate, duration, rotation
-    source = [f.astype(np.float32) for f in decode_frames(clip)]
-    added = {name: flicker([f.astype(np.float32) for f in decode_frames(tmp_path / f"{name}.mp4")]) - flicker(source)
-             for name in ("plain", "blend")}
-    assert added["blend"] < 0.7 * added["plain"]
+    source = decode_frames(clip)
+    error = {name: warping_error(source, decode_frames(tmp_path / f"{name}.mp4")) for name in ("plain", "blend")}
+    assert error["blend"] < 0.6 * error["plain"]
 
 
 def test_still_clip_matches_per_frame_translation(tmp_path):

@@ -7,7 +7,8 @@ of Bonneel et al. (2015) and Lai et al. (2018), which needs nothing from the mod
 consecutive INPUT frames says where each pixel was; the previous OUTPUT frame, warped along it, says what the
 translation showed there; the two are mixed with a weight that is `strength` where the flow is reliable and
 falls to 0 where it is not, so the current frame shows through in occlusions, at the frame's edges, at cuts
-and wherever the warped input does not match the current one (lighting changes, fast motion).
+and wherever the warped input does not match the current one (lighting changes, fast motion). Averaging
+flattens texture, so the blend's fine detail is then scaled back up to the current translation's strength.
 
 Streaming: only the previous frame (input and output) is kept. Flow is OpenCV's DIS on the grey input,
 both ways: a pixel whose backward flow the forward flow does not undo is occluded. Motion and reliability
@@ -26,6 +27,9 @@ from translate.errors import ConfigError
 
 DEFAULT_STRENGTH = 0.8
 FLOW_SIDE = 640
+DETAIL_SIGMA = 2.0
+"""Output pixels: detail is what a Gaussian blur of this radius removes; its strength is compared over 4x it."""
+MAX_DETAIL_GAIN = 2.0
 INPUT_TOLERANCE = 0.06
 """Mean absolute RGB difference (0..1) between the current input and the warped previous one at which the
 blend weight has fallen to exp(-1) of its full value: beyond a few times this the flow is wrong there."""
@@ -85,8 +89,23 @@ class FlowBlend:
         warped = np.clip(self._warp(previous[2], back, cv2.INTER_CUBIC), 0.0, 1.0)
         weight = (self.strength * weight)[..., None]
         blended = (translated + weight * (warped - translated)).astype(translated.dtype)
+        blended = self._keep_detail(blended, translated)
         self.previous = (grey, source, blended)
         return blended
+
+    def _keep_detail(self, blended: np.ndarray, translated: np.ndarray) -> np.ndarray:
+        """`blended` with its fine detail scaled up, locally, to the strength of the current translation's.
+        Averaging textures that do not line up (the model's grain) flattens them: a blend alone cost a
+        tenth of the share of frames the domain classifier called Van Gogh. What is scaled up is the
+        blend's own detail, which follows the content, so the grain comes back without its flicker."""
+        cv2 = self.cv2
+        sigma = DETAIL_SIGMA
+        fine = blended - cv2.GaussianBlur(blended, (0, 0), sigma)
+        fine_now = translated - cv2.GaussianBlur(translated, (0, 0), sigma)
+        energy = cv2.GaussianBlur((fine ** 2).mean(axis=2), (0, 0), 4 * sigma)
+        energy_now = cv2.GaussianBlur((fine_now ** 2).mean(axis=2), (0, 0), 4 * sigma)
+        gain = np.clip(np.sqrt(energy_now / np.maximum(energy, 1e-8)), 1.0, MAX_DETAIL_GAIN)
+        return np.clip(blended + (gain - 1)[..., None] * fine, 0.0, 1.0).astype(blended.dtype)
 
     def _reliability(self, grey: np.ndarray, source: np.ndarray,
                      previous: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
