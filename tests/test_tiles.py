@@ -39,6 +39,32 @@ def test_tiled_matches_untiled_at_any_tile_size(tmp_path, tile, size):
     assert np.abs(tiled(image) - whole).max() < 1e-4
 
 
+class _LateFirst(torch.nn.Module):
+    """Two instance norms registered in the reverse of the order they run."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.late, self.early = (torch.nn.InstanceNorm2d(4, affine=True) for _ in range(2))
+        self.convs = torch.nn.ModuleList(torch.nn.Conv2d(i, o, 3, padding=1, padding_mode="reflect")
+                                         for i, o in ((3, 4), (4, 4), (4, 3)))
+        for norm in (self.late, self.early):
+            torch.nn.init.normal_(norm.weight, 1.0, 0.5)
+
+    def forward(self, x):
+        x = torch.relu(self.early(self.convs[0](x)))
+        return torch.tanh(self.convs[2](torch.relu(self.late(self.convs[1](x)))))
+
+
+def test_layers_are_measured_in_the_order_they_run(tmp_path):
+    spec = Translator.from_file(tiny_translator(tmp_path / "t.safetensors"), device="cpu").spec
+    image = _photo()
+    whole = Translator(_LateFirst(), spec, torch.device("cpu"), tile=0)(image)
+    tiled = Translator(_LateFirst(), spec, torch.device("cpu"), tile=64, tile_overlap=32)
+    assert tiled.shared_norm.layers[0] is tiled.net.late
+    assert np.abs(tiled(image) - whole).max() < 1e-4
+
+
 def test_tiles_cover_once_on_the_nets_grid():
     for length, tile, overlap in [(2048, 1024, 64), (1536, 1024, 64), (157, 100, 80), (1000, 256, 0)]:
         spans = _spans(length, tile, overlap, 4)
