@@ -175,10 +175,10 @@ class Translator:
             stats.clear()
             # The untiled run's statistics, layer by layer: a layer's statistics are pooled over every tile
             # (each counting only the part of the image it owns) with the layers before it already
-            # normalised by theirs, and each such pass stops at the layer it measures. Cheaper guesses
-            # (statistics of a downscaled copy of the image; a second pass re-measuring every layer at
-            # once with those in place) came out 1% off in each layer, enough for a visible tone shift;
-            # and re-measuring at once diverges: each layer's new statistics absorb its inputs' errors.
+            # normalised by theirs, and each such pass stops at the layer it measures. The statistics of a
+            # downscaled copy of the image are about 1% off in each layer, enough for a faint tone shift
+            # (benchmarks/tiles.py); re-measuring every layer at once over the tiles with those in place
+            # diverges, since each layer's new statistics absorb the errors of the layers before it.
             layers = self._norm_order(x)
             for k, layer in enumerate(layers):
                 with stats.frozen(layers[:k]):
