@@ -7,9 +7,11 @@ transparent; and returns float pixels in [0, 1].
 
 Tiles and normalisation: instance norm (and GroupNorm) normalise by statistics of the whole feature map, so
 a tile normalised by its own statistics comes out in another tone than the same pixels in the whole image.
-For PyTorch models the tiled run therefore shares one set of statistics across tiles, measured on a
-downscaled copy of the whole image (translate.nets.norm_stats); an .onnx graph cannot be changed that way
-and keeps per-tile statistics (larger tiles make the bands fainter).
+For PyTorch models the tiled run therefore first measures the untiled run's statistics layer by layer over
+the tiles and then normalises every tile by them (translate.nets.norm_stats): the output matches the
+untiled run's, at the cost of a pass over the tiles per norm layer, each stopping at that layer. Memory
+stays that of one tile. An .onnx graph cannot be changed that way and keeps per-tile statistics (larger
+tiles make the bands fainter).
 """
 
 from __future__ import annotations
@@ -33,11 +35,9 @@ from translate.model_spec import ModelSpec
 from translate.nets.norm_stats import SharedNormStats
 
 IMAGE_TASKS = ("translation", "super-resolution")
-STATS_SIDE = 1024
-"""Longer side of the downscaled whole image whose normalisation statistics start a shared-statistics run."""
 
 Progress = Callable[[int, int], None]
-"""Called as progress(done, total) after each unit of work (a tile or a statistics pass)."""
+"""Called as progress(done, total) after each unit of work (a tile, in a statistics pass or the output's)."""
 
 
 def recommended_tile(spec: ModelSpec) -> int:
@@ -120,12 +120,12 @@ class Translator:
         return cls(net, spec, dev, tile, tile_overlap, half)
 
     def tiles(self, width: int, height: int) -> int:
-        """How many units of work (tiles, plus the statistics passes) an input of this size takes."""
+        """How many units of work an input of this size takes: its tiles, run once per shared-statistics
+        layer (each run stopping at that layer) and once more for the output."""
         if not self.tile or max(width, height) <= self.tile:
             return 1
-        n = len(_starts(height, self.tile, self.tile - self.tile_overlap)) * len(
-            _starts(width, self.tile, self.tile - self.tile_overlap))
-        return 1 + n if self.shared_norm else n
+        n = len(self._grid(height, width))
+        return (1 + len(self.shared_norm.layers)) * n if self.shared_norm else n
 
     @torch.inference_mode()
     def __call__(self, pixels: np.ndarray, progress: Progress | None = None) -> np.ndarray:
@@ -167,56 +167,117 @@ class Translator:
         return y[:, :, : h * s, : w * s]
 
     def _run_tiled(self, x: torch.Tensor, progress: Progress | None) -> torch.Tensor:
-        if not self.shared_norm:
-            return self._blend_tiles(x, progress, 0, self.tiles(x.shape[3], x.shape[2]))
+        grid = self._grid(*x.shape[2:])
         total = self.tiles(x.shape[3], x.shape[2])
+        if not self.shared_norm:
+            return self._blend_tiles(x, grid, progress, 0, total)
         with self._norm_lock:
-            # statistics of a downscaled copy of the whole image, shared by every tile: one tone everywhere,
-            # close to (not exactly) the untiled run's, since the copy lacks the finest detail. Exact ones would
-            # need every tile to reach a layer before any passes it; re-measuring over the full-resolution tiles
-            # with these in place came out further from the untiled run (each pass fixed one more layer while
-            # the deeper ones drifted).
-            h, w = x.shape[2:]
-            factor = min(1.0, STATS_SIDE / max(h, w))
-            small = F.interpolate(x.float(), scale_factor=factor, mode="bilinear", antialias=True,
-                                  recompute_scale_factor=True).to(x.dtype) if factor < 1 else x
-            self.shared_norm.clear()
-            with self.shared_norm.collecting():
-                self._run_padded(small)
-            if progress:
-                progress(1, total)
-            with self.shared_norm.frozen():
-                return self._blend_tiles(x, progress, 1, total)
+            stats, done = self.shared_norm, 0
+            stats.clear()
+            # The untiled run's statistics, layer by layer: a layer's statistics are pooled over every tile
+            # (each counting only the part of the image it owns) with the layers before it already
+            # normalised by theirs, and each such pass stops at the layer it measures. The statistics of a
+            # downscaled copy of the image are about 1% off in each layer, enough for a faint tone shift
+            # (benchmarks/tiles.py); re-measuring every layer at once over the tiles with those in place
+            # diverges, since each layer's new statistics absorb the errors of the layers before it.
+            layers = self._norm_order(x)
+            for k, layer in enumerate(layers):
+                with stats.frozen(layers[:k]):
+                    for tile, region in self._tiles(x, grid):
+                        stats.collect_until(layer, lambda t=tile: self._run_padded(t), region)
+                        done += 1
+                        if progress:
+                            progress(done, total)
+            with stats.frozen():
+                return self._blend_tiles(x, grid, progress, done, total)
 
-    def _blend_tiles(self, x: torch.Tensor, progress: Progress | None, done: int, total: int) -> torch.Tensor:
+    def _norm_order(self, x: torch.Tensor) -> list[torch.nn.Module]:
+        """The net's shared-statistics layers in the order a forward runs them (registration order need
+        not be it), from a run on a small corner of x."""
+        order: list[torch.nn.Module] = []
+        handles = [m.register_forward_pre_hook(lambda m, _: order.append(m) if m not in order else None)
+                   for m in self.shared_norm.layers]
+        try:
+            side = max(self.spec.min_side, 4 * self.spec.size_multiple)
+            self._run_padded(x[:, :, :side, :side])
+        finally:
+            for h in handles:
+                h.remove()
+        return order + [m for m in self.shared_norm.layers if m not in order]
+
+    def _grid(self, h: int, w: int) -> list[tuple[int, int, int, int, Box]]:
+        """(top, bottom, left, right, owned) of each tile; owned: the (top, bottom, left, right) of the part
+        of the image the tile owns. The owned parts cover the image once, split in the middle of overlaps."""
+        m = self.spec.size_multiple
+        align = m if self.tile >= self.tile_overlap + 2 * m else 1
+        rows, cols = (_spans(n, self.tile, self.tile_overlap, align) for n in (h, w))
+        padded_h, padded_w = self._padded_size(h, w)
+        return [(top, bottom, left, right, (*ro, *co))
+                for (top, bottom), ro in zip(rows, _owned(rows, align, padded_h))
+                for (left, right), co in zip(cols, _owned(cols, align, padded_w))]
+
+    def _tiles(self, x: torch.Tensor, grid: list[tuple[int, int, int, int, Box]]
+               ) -> list[tuple[torch.Tensor, tuple[float, float, float, float]]]:
+        """Each tile of x and its owned part as fractions of the padded tile the net sees."""
+        out = []
+        for top, bottom, left, right, (o_top, o_bottom, o_left, o_right) in grid:
+            ph, pw = self._padded_size(bottom - top, right - left)
+            out.append((x[:, :, top:bottom, left:right],
+                        ((o_top - top) / ph, (o_bottom - top) / ph, (o_left - left) / pw, (o_right - left) / pw)))
+        return out
+
+    def _blend_tiles(self, x: torch.Tensor, grid: list[tuple[int, int, int, int, Box]], progress: Progress | None,
+                     done: int, total: int) -> torch.Tensor:
         """Run the tiles of x and cross-fade them."""
         _, _, h, w = x.shape
         s, overlap = self.spec.scale, self.tile_overlap
-        step = self.tile - overlap
         out = torch.zeros(1, self.spec.out_channels, h * s, w * s, device=x.device)
         weight = torch.zeros(1, 1, h * s, w * s, device=x.device)
-        tops, lefts = _starts(h, self.tile, step), _starts(w, self.tile, step)
-        for top in tops:
-            for left in lefts:
-                y = self._run_padded(x[:, :, top:top + self.tile, left:left + self.tile])
-                done += 1
-                if progress:
-                    progress(done, total)
-                y = y.to(out.device)
-                inner = (top > 0, top + self.tile < h, left > 0, left + self.tile < w)
-                window = _window(y.shape[2], y.shape[3], overlap * s, inner, y.device)
-                region = (slice(None), slice(None), slice(top * s, top * s + y.shape[2]),
-                          slice(left * s, left * s + y.shape[3]))
-                out[region] += y * window
-                weight[region] += window
+        for top, bottom, left, right, _ in grid:
+            y = self._run_padded(x[:, :, top:bottom, left:right])
+            done += 1
+            if progress:
+                progress(done, total)
+            y = y.to(out.device)
+            window = _window(y.shape[2], y.shape[3], overlap * s, (top > 0, bottom < h, left > 0, right < w), y.device)
+            region = (slice(None), slice(None), slice(top * s, bottom * s), slice(left * s, right * s))
+            out[region] += y * window
+            weight[region] += window
         return out / weight
 
 
-def _starts(length: int, tile: int, step: int) -> list[int]:
-    """Tile origins covering [0, length): regular steps, the last one flush with the end."""
+Box = tuple[int, int, int, int]
+
+
+def _spans(length: int, tile: int, overlap: int, align: int) -> list[tuple[int, int]]:
+    """[begin, end) of the tiles along a side of `length`: as few as `tile` allows, of equal size (no tile
+    mostly made of its neighbour), each pair sharing at least `overlap`, starting on multiples of `align`.
+
+    The net's size multiple as `align` puts every tile's strided layers on the untiled run's grid (a tile
+    that starts off it samples other pixels after a stride-2 layer); the last tile, flush with the end,
+    may be shorter, and is padded at the image's end just as the untiled run pads it."""
     if length <= tile:
-        return [0]
-    return [*range(0, length - tile, step), length - tile]
+        return [(0, length)]
+    if tile - overlap < 2 * align:  # a step of one pixel: every start
+        return [(start, start + tile) for start in range(length - tile + 1)]
+    n = max(2, -(-(length - overlap) // (tile - overlap)))
+    while True:
+        side = -(-(length + (n - 1) * (overlap + align)) // n)
+        side = -(-side // align) * align
+        if side <= tile:
+            break
+        n += 1
+    starts = [-(-i * (length - side) // ((n - 1) * align)) * align for i in range(n)]
+    return [(start, min(start + side, length)) for start in starts]
+
+
+def _owned(spans: list[tuple[int, int]], align: int, padded: int) -> list[tuple[int, int]]:
+    """[begin, end) of the part of the side each tile owns: neighbours split their overlap in the middle
+    (on a multiple of `align`, a whole pixel of every strided layer). The last tile owns the padding too, up
+    to `padded`, the side the untiled run pads to, as the untiled run's statistics count it."""
+    cuts = [(end + nxt) // 2 // align * align for (_, end), (nxt, _) in zip(spans, spans[1:])]
+    bounds = [spans[0][0], *cuts, padded]
+    return list(zip(bounds, bounds[1:]))
 
 
 def _window(h: int, w: int, overlap: int, inner: tuple[bool, bool, bool, bool], device: torch.device) -> torch.Tensor:
