@@ -22,10 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
+from train_throughput import write_noise_domains  # a sibling script: its folder is on sys.path when run
 
 from translate.nets.winograd import direct_convolutions
 from translate.training.cut import CutConfig, CutRecipe
@@ -62,11 +61,7 @@ def main() -> int:
     seed_everything(0)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        rng = np.random.default_rng(0)
-        for side in ("a", "b"):
-            (folder / side).mkdir()
-            for i in range(4):
-                Image.fromarray(rng.integers(0, 255, (300, 300, 3), dtype=np.uint8)).save(folder / side / f"{i}.png")
+        write_noise_domains(folder)
         recipes = {mode: build(mode, folder, args.size, args.ngf, args.n_blocks, args.upsample) for mode in MODES}
         data = recipes["cut"].dataset()
         batches = [{k: v[None] for k, v in data[(i, i)].items()} for i in range(args.steps + 2)]

@@ -42,6 +42,16 @@ from translate.training.recipe import TrainContext
 REFERENCE_CPU_IMAGES_PER_S = 0.24
 
 
+def write_noise_domains(folder: Path) -> None:
+    """Two tiny unpaired domains, folder/a and folder/b, of four 300x300 noise images each: step times do not
+    depend on what the pixels show."""
+    rng = np.random.default_rng(0)
+    for side in ("a", "b"):
+        (folder / side).mkdir()
+        for i in range(4):
+            Image.fromarray(rng.integers(0, 255, (300, 300, 3), dtype=np.uint8)).save(folder / side / f"{i}.png")
+
+
 def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
     """float32 GFLOP/s of an n x n matrix product, the best of `repeats`: about the most this CPU's BLAS gets."""
     a, b = torch.randn(n, n), torch.randn(n, n)
@@ -106,11 +116,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        rng = np.random.default_rng(0)
-        for side in ("a", "b"):
-            (folder / side).mkdir()
-            for i in range(4):
-                Image.fromarray(rng.integers(0, 255, (300, 300, 3), dtype=np.uint8)).save(folder / side / f"{i}.png")
+        write_noise_domains(folder)
         peak = matmul_gflops()
         rates, gflop = measure(args.size, args.steps, "cpu", "off", False, False, folder, ("direct", "default"))
         label = f"cpu {torch.get_num_threads()} threads, {args.size}x{args.size}"

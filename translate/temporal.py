@@ -142,8 +142,8 @@ def video_blend(strength: float | None, warn: Callable[[str], None]) -> FlowBlen
     warning) where OpenCV is missing rather than refusing clips that translate fine frame by frame."""
     if strength is None:
         try:
-            import cv2  # noqa: F401
-        except ImportError:
+            opencv()
+        except ConfigError:
             warn("OpenCV (cv2) is not installed, so frames are not blended with their neighbours (--temporal 0)")
             return FlowBlend(0.0)
         strength = DEFAULT_STRENGTH

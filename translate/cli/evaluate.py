@@ -222,7 +222,6 @@ def main_translation(argv: Sequence[str] | None = None) -> int:
     return run_cli(body)
 
 
-
 def main_paired(argv: Sequence[str] | None = None) -> int:
     parser = ArgumentParser(
         prog="evaluate-paired",

@@ -122,8 +122,7 @@ class CutRecipe(Recipe):
         super().__init__(config, ctx)
         data = load_unpaired(config)
         self.domain_a, self.domain_b, self.names, self.data = data.domain_a, data.domain_b, data.names, data.pairs
-        self.g_kwargs = {"ngf": config.ngf, "n_blocks": config.n_blocks, "norm": config.norm,
-                         "upsample": config.upsample}
+        self.g_kwargs = config.generator_kwargs
         dev = ctx.device
         generator = GENERATORS["resnet"](**self.g_kwargs).to(dev)
         deepest = generator.encoder_depth - 1

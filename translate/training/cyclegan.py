@@ -103,8 +103,7 @@ class CycleganRecipe(Recipe):
         super().__init__(config, ctx)
         data = load_unpaired(config)
         self.domain_a, self.domain_b, self.names, self.data = data.domain_a, data.domain_b, data.names, data.pairs
-        self.g_kwargs = {"ngf": config.ngf, "n_blocks": config.n_blocks, "norm": config.norm,
-                         "upsample": config.upsample}
+        self.g_kwargs = config.generator_kwargs
         if config.discriminator == "patch":
             d_kwargs = {"ndf": config.ndf, "n_layers": config.d_layers, "norm": config.norm,
                         "spectral_norm": config.spectral_norm}

@@ -71,6 +71,11 @@ class UnpairedConfig(UnpairedDataConfig):
     beta1: float = option(0.5, "Adam beta1")
     beta2: float = option(0.999, "Adam beta2")
 
+    @property
+    def generator_kwargs(self) -> dict[str, object]:
+        """The ResnetGenerator arguments these options give (also what its model files' spec records)."""
+        return {"ngf": self.ngf, "n_blocks": self.n_blocks, "norm": self.norm, "upsample": self.upsample}
+
     def check_unpaired(self, recipe: str, min_crop: int) -> None:
         """ConfigError for options that cannot work; `recipe` names it in messages, `min_crop`: what its
         discriminator needs."""
