@@ -1,10 +1,11 @@
-"""Super-resolution speed: training patches/s and x4 inference time per Set5 image.
+"""Super-resolution speed: training patches/s, x4 inference time per Set5 image and for a 512x512 input.
 
     python benchmarks/sr.py [--model translate/weights/sr_x4.safetensors] [--steps 5]
 
 Training: the SRResNet of the model's spec (or 16 blocks x 64 channels), 96x96 HR patches, batch 16, L1, on
 the CPU and, when CUDA is present, in fp32 and bf16 autocast. Inference: each Set5 image downscaled x4
-and upscaled by torch eager, torch channels-last (what the Translator uses for SR) and onnxruntime.
+and upscaled by torch eager, torch channels-last (what the Translator uses for SR) and onnxruntime; then one
+512x512 input (a 2048x2048 output), with the multiply-adds its convolutions cost, counted by forward hooks.
 """
 
 from __future__ import annotations
@@ -52,6 +53,23 @@ def train_rate(kwargs: dict, device: str, amp: torch.dtype | None, steps: int) -
     return 16 * steps / (time.perf_counter() - start)
 
 
+def conv_macs(net: torch.nn.Module, x: torch.Tensor) -> int:
+    """Multiply-adds of every convolution in one forward pass of `x`."""
+    total = 0
+
+    def count(module: torch.nn.Conv2d, _inputs: tuple, output: torch.Tensor) -> None:
+        nonlocal total
+        per_output = module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
+        total += output.numel() * per_output
+
+    hooks = [m.register_forward_hook(count) for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    with torch.inference_mode():
+        net(x)
+    for hook in hooks:
+        hook.remove()
+    return total
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="an SR model file (default: a random 16x64 SRResNet x4)")
@@ -88,9 +106,23 @@ def main() -> int:
                     run(x)
                     times.append((time.perf_counter() - start) * 1000)
                 results[name] = statistics.mean(times)
+            big = torch.rand(1, 3, 512, 512)
+            big_results = {}
+            for name, run in runners.items():
+                times = []
+                for _ in range(2):
+                    start = time.perf_counter()
+                    run(big)
+                    times.append(time.perf_counter() - start)
+                big_results[name] = min(times)
     base = results["torch eager"]
     for name, ms in results.items():
         print(f"x{spec.scale} inference on Set5, {name:<20} {ms:8.1f} ms/image  {base / ms:5.2f}x vs eager")
+    macs = conv_macs(net, torch.rand(1, 3, 512, 512))
+    base = big_results["torch eager"]
+    for name, seconds in big_results.items():
+        print(f"x{spec.scale} inference of a 512x512 input, {name:<20} {seconds:6.2f} s  {base / seconds:5.2f}x vs "
+              f"eager  ({macs / 1e9:.0f} GMAC, {macs / 1e9 / seconds:.0f} GMAC/s)")
     return 0
 
 
