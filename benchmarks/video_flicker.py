@@ -2,7 +2,7 @@
 those plus the flow-guided temporal blend.
 
     python benchmarks/video_flicker.py [--model vangogh] [--photos P1 P2 ...] [--frames 48] [--size 256 176]
-        [--temporal 0.8] [--strip docs/video-frames.jpg]
+        [--temporal 0.8] [--strip docs/video-frames.jpg] [--domains PHOTOS PAINTINGS] [--classifier-steps N]
 
 For each photo a real clip is made (tests/clips.py: a slow pan and zoom across it, H.264, with a tone) and
 translated by `translate_video` three times: --norm-stats frame --temporal 0, --norm-stats clip --temporal 0,
@@ -17,8 +17,8 @@ and --norm-stats clip --temporal S. Measured on the decoded clips (pixels in [0,
   estimate. Unlike the added flicker it does not count texture that moves with the content;
 - tone flicker: the added flicker of each frame's mean colour;
 - share called B: which share of each output's crops the domain classifier of evaluate-translation
-  (trained on the bundled photo and painting samples) calls the target domain, so a mode that cost style
-  would show;
+  (trained on --domains, by default the bundled photo and painting samples) calls the target domain, so a
+  mode that cost style would show;
 - detail: the mean absolute difference between neighbouring pixels, against the per-frame output's, since
   blending frames smooths what it steadies; change: the mean absolute difference between the blended frame
   and the same frame translated without the blend (clip statistics), which ghosts would raise.
@@ -114,6 +114,9 @@ def main() -> None:
     parser.add_argument("--fps", type=int, default=24)
     parser.add_argument("--size", type=int, nargs=2, default=(256, 176), metavar=("W", "H"))
     parser.add_argument("--classifier-steps", type=int, default=400)
+    parser.add_argument("--domains", type=Path, nargs=2, default=(SAMPLES / "photos", SAMPLES / "vangogh"),
+                        metavar=("PHOTOS", "PAINTINGS"), help="the classifier's real images (default: the bundled "
+                        "photos and Starry Night; ../shared/data/vangogh2photo/trainB trainA for the full-set model)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--temporal", type=float, default=DEFAULT_STRENGTH, help="the blend's strength")
     parser.add_argument("--strip", type=Path,
@@ -124,7 +127,7 @@ def main() -> None:
     print(f"model {args.model}; clips of {args.frames} frames, {args.size[0]}x{args.size[1]} at {args.fps} fps; "
           f"torch threads {torch.get_num_threads()}, device {translator.device}")
     start = time.perf_counter()
-    classifier = train_classifier(load_folder(SAMPLES / "photos"), load_folder(SAMPLES / "vangogh"),
+    classifier = train_classifier(load_folder(args.domains[0]), load_folder(args.domains[1]),
                                   steps=args.classifier_steps)
     print(f"classifier trained in {time.perf_counter() - start:.0f} s")
     rows = []
