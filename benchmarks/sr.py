@@ -15,6 +15,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -70,6 +71,12 @@ def conv_macs(net: torch.nn.Module, x: torch.Tensor) -> int:
     return total
 
 
+def timed(run: Callable[[torch.Tensor], object], x: torch.Tensor) -> float:
+    start = time.perf_counter()
+    run(x)
+    return time.perf_counter() - start
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="an SR model file (default: a random 16x64 SRResNet x4)")
@@ -100,25 +107,13 @@ def main() -> int:
         with torch.inference_mode():
             for name, run in runners.items():
                 run(tensors[0])
-                times = []
-                for x in tensors:
-                    start = time.perf_counter()
-                    run(x)
-                    times.append((time.perf_counter() - start) * 1000)
-                results[name] = statistics.mean(times)
+                results[name] = 1000 * statistics.mean(timed(run, x) for x in tensors)
             big = torch.rand(1, 3, 512, 512)
-            big_results = {}
-            for name, run in runners.items():
-                times = []
-                for _ in range(2):
-                    start = time.perf_counter()
-                    run(big)
-                    times.append(time.perf_counter() - start)
-                big_results[name] = min(times)
+            big_results = {name: min(timed(run, big) for _ in range(2)) for name, run in runners.items()}
     base = results["torch eager"]
     for name, ms in results.items():
         print(f"x{spec.scale} inference on Set5, {name:<20} {ms:8.1f} ms/image  {base / ms:5.2f}x vs eager")
-    macs = conv_macs(net, torch.rand(1, 3, 512, 512))
+    macs = conv_macs(net, big)
     base = big_results["torch eager"]
     for name, seconds in big_results.items():
         print(f"x{spec.scale} inference of a 512x512 input, {name:<20} {seconds:6.2f} s  {base / seconds:5.2f}x vs "

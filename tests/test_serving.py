@@ -208,7 +208,7 @@ def test_old_specs_load_with_the_legacy_rule(tmp_path):
         _, spec = load_model(path)
         assert (spec.min_multiples, spec.paired_input, spec.way) == (min_multiples, paired, way), path.name
     assert read_spec(unet).min_side == 32 and read_spec(pair_a).min_side == 8
-    # the bundled files, some written before the new fields (monet, facades) and some after (sr_x4)
+    # the bundled files, some written before the new fields (monet, facades) and some after (sr_x4, vangogh)
     files = sorted(bundled_models_dir().glob("*.safetensors"))
     bundled = {p.stem: read_spec(p) for p in files}
     assert any(set(NEW_FIELDS) & set(_spec_text(p)) for p in files)

@@ -9,11 +9,10 @@ net's weights stay untouched.
 
 Pooling takes all the collected values of a channel together: mean and variance of every pixel of every
 image (for the equal-sized frames of a clip: the average of the frames' means, and the average of their
-variances plus the variance of their means). A collecting run may count only a region of each input (a
+variances plus the variance of their means). collect_until() may count only a region of each input (a
 tile counts the part of the image it owns, so overlaps are not counted twice). While collecting, the
-layers keep their forward: their own per-image statistics, or pooled ones when a frozen() is active too,
-which lets a second pass over full-resolution tiles re-measure every layer with the first pass's
-statistics in place.
+layers keep their forward: their own per-image statistics, or pooled ones for the layers a frozen() holds,
+which is how a tiled run measures each layer with the layers before it already normalised.
 """
 
 from __future__ import annotations
@@ -89,11 +88,9 @@ class SharedNormStats:
         self._images[i] = self._images.get(i, 0) + mean.shape[0]
 
     @contextmanager
-    def collecting(self, region: Region | None = None) -> Iterator[SharedNormStats]:
-        """Pool the statistics of every input the net runs on meanwhile; with `region`, of that part of each
-        layer's input only (the same fractions of its height and width, whatever the layer's resolution)."""
-        handles = [m.register_forward_hook(lambda m, inputs, _: self._add(m, inputs[0], region))
-                   for m in self.layers]
+    def collecting(self) -> Iterator[SharedNormStats]:
+        """Pool the statistics of every input the net runs on meanwhile."""
+        handles = [m.register_forward_hook(lambda m, inputs, _: self._add(m, inputs[0], None)) for m in self.layers]
         try:
             yield self
         finally:
