@@ -1,4 +1,5 @@
-"""Real video clips for tests and benchmarks: a slow pan and zoom across a photo, with an audio tone."""
+"""Real video clips for tests and benchmarks: camera moves across a photo (a pan and zoom, a tilt, a zoom,
+a handheld shot), with an audio tone."""
 
 from __future__ import annotations
 
@@ -23,6 +24,51 @@ def pan_zoom_frames(photo: Path, frames: int, size: tuple[int, int]) -> list[np.
         left, top = (w - crop_w) * t, (h - crop_h) * 0.5
         box = (left, top, left + crop_w, top + crop_h)
         views.append(np.asarray(image.resize(size, Image.Resampling.BICUBIC, box=box)))
+    return views
+
+
+MOVES = ("pan", "tilt", "zoom", "handheld")
+
+
+def camera_frames(photo: Path, frames: int, size: tuple[int, int], move: str = "pan",
+                  seed: int = 0) -> list[np.ndarray]:
+    """(H, W, 3) uint8 views of `photo` as a camera making `move` would film it, through a window of the
+    output's aspect ratio (`fit`: the largest that fits the photo):
+    - pan: pan_zoom_frames;
+    - tilt: 80% of fit, centred across, from the top edge to the bottom one, so the composition changes
+      (sky, then ground, in a portrait landscape photo);
+    - zoom: from fit down to 30% of it, its centre drifting from the photo's towards a point 15% of the
+      photo right and down of it;
+    - handheld: 70% of fit, held at the centre with a shake (a damped random walk of 1-pixel steps in the
+      photo) and sensor noise (Gaussian, 2 levels), both drawn from `seed`."""
+    if move == "pan":
+        return pan_zoom_frames(photo, frames, size)
+    if move not in MOVES:
+        raise ValueError(f"move must be one of {MOVES}, got {move!r}")
+    image = Image.open(photo).convert("RGB")
+    w, h = image.size
+    fit_h = min(h, w * size[1] / size[0])
+    rng = np.random.default_rng(seed)
+    shake = np.zeros(2)
+    views = []
+    for t in np.linspace(0.0, 1.0, frames):
+        if move == "tilt":
+            crop_h = 0.8 * fit_h
+            centre = (w / 2, crop_h / 2 + (h - crop_h) * t)
+        elif move == "zoom":
+            crop_h = fit_h * (1 - 0.7 * t)
+            centre = (w * (0.5 + 0.15 * t), h * (0.5 + 0.15 * t))
+        else:
+            crop_h = 0.7 * fit_h
+            shake = 0.8 * shake + rng.normal(0.0, 1.0, 2)
+            centre = (w / 2 + shake[0], h / 2 + shake[1])
+        crop_w = crop_h * size[0] / size[1]
+        left = min(max(centre[0] - crop_w / 2, 0.0), w - crop_w)
+        top = min(max(centre[1] - crop_h / 2, 0.0), h - crop_h)
+        view = np.asarray(image.resize(size, Image.Resampling.BICUBIC, box=(left, top, left + crop_w, top + crop_h)))
+        if move == "handheld":
+            view = np.clip(view + rng.normal(0.0, 2.0, view.shape), 0, 255).round().astype(np.uint8)
+        views.append(view)
     return views
 
 
