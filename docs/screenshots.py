@@ -62,11 +62,11 @@ def main() -> int:
             shot.convert("RGB").save(DOCS / "app-style-transfer.jpg", quality=85)
 
             page.set_viewport_size({"width": 1100, "height": 900})
-            _run_tab(page, "Super-resolution", "sr", SAMPLES / "realworld_lq/0014.jpg")
+            _run_tab(page, "Super-resolution", "sr", SAMPLES / "sr/x4_inputs/tubingen.png")
             page.wait_for_function("document.querySelectorAll('#sr-output img').length == 2")
             page.locator("#sr-output").screenshot(path=str(DOCS / "app-super-resolution.png"))
             before = page.get_attribute("#sr-crop img", "src")
-            for slider, value in (("x", "42"), ("y", "50")):  # the cat's eye and whiskers
+            for slider, value in (("x", "80"), ("y", "50")):  # the windows of the pink and yellow houses
                 field = page.locator(f"#sr-{slider} input[type=number]")
                 field.fill(value)
                 field.press("Enter")

@@ -186,3 +186,17 @@ def test_paired_tab_offers_the_facade_palette_and_drawn_examples():
     assert all(name in legend for name, _ in FACADE_CLASSES) and legend.count("background:#") == 12
     assert "background:#0080ff" in legend  # window
     assert len(_examples(*(f"facade_labels/drawn_{i}.png" for i in range(3)))) == 3
+
+
+def test_super_resolution_note_shows_with_the_bundled_sr_x4_only(shelf):
+    """The tab's note about what sr_x4 learned from (clean photos shrunk 4x, not JPEG blocks) is about the
+    bundled model, so a page serving other models leaves it out."""
+    from translate.web_ui import build_app
+
+    def note_visible(folders):
+        app = build_app(folders, device="cpu")
+        return [c["props"]["visible"] for c in app.config["components"] if c["props"].get("elem_id") == "sr-note"]
+
+    assert note_visible(None) == [True]
+    assert note_visible(shelf.folders) == [False]
+    assert len(_examples("sr/x4_inputs/tubingen.png", "sr/x4_inputs/butterfly.png")) == 2

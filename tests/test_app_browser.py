@@ -121,7 +121,7 @@ def test_super_resolution_tab(page, samples, screenshots):
 
 @pytest.mark.parametrize("tab, prefix, sizes", [
     ("Style transfer", "style", [[979, 734], [1024, 768], [256, 256], [1024, 768]]),
-    ("Super-resolution", "sr", [[358, 358], [472, 472], [1132, 700], [512, 512]])])
+    ("Super-resolution", "sr", [[512, 384], [128, 128], [256, 256], [144, 144], [358, 358]])])
 def test_every_example_runs_then_an_upload(page, samples, tab, prefix, sizes):
     """Clicking an example and running it works (it used to fail with "'str' object has no attribute 'path'",
     and so did every upload after it), for every example, and an upload still works afterwards."""

@@ -512,8 +512,13 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
             sr_in = uploaded_image(label="Low-resolution input", elem_id="sr-input")
             sr_model = gr.Dropdown(choices, value=choices[0] if choices else None, label="Model")
             sr_go = gr.Button("Upscale", variant="primary", elem_id="sr-run")
-            gr.Examples(_examples("realworld_lq/0014.jpg", "realworld_lq/wolf_gray.jpg",
-                                  "realworld_lq/children-alpha.png", "realworld_lq/ADE_val_00000114.jpg"),
+            gr.Markdown("The bundled `sr_x4` learned from clean photos shrunk 4x (bicubic), like the first four "
+                        "examples. It sharpens JPEG blocks and noise along with the detail, as the last example "
+                        "(a heavily compressed JPEG) shows.", elem_id="sr-note",
+                        visible=any(_same(e.path.parent, bundled_models_dir()) and e.path.stem == "sr_x4"
+                                    for e in shelf.entries))
+            gr.Examples(_examples("sr/x4_inputs/tubingen.png", "sr/x4_inputs/butterfly.png", "sr/x4_inputs/baby.png",
+                                  "sr/x4_inputs/bird.png", "realworld_lq/0014.jpg"),
                         inputs=sr_in, elem_id="sr-examples")
             sr_size = gr.Markdown(elem_id="sr-size")
             sr_out = gr.ImageSlider(label="Bicubic | model (whole image)", format="png", elem_id="sr-output")
