@@ -200,3 +200,26 @@ def test_super_resolution_note_shows_with_the_bundled_sr_x4_only(shelf):
     assert note_visible(None) == [True]
     assert note_visible(shelf.folders) == [False]
     assert len(_examples("sr/x4_inputs/tubingen.png", "sr/x4_inputs/butterfly.png")) == 2
+
+
+def test_video_tab_defaults_to_a_photo_translator():
+    """With the bundled models the Video tab once opened on `facades`, which turns a filmed clip into noise:
+    photo translators come first, label-map models last, and the tab starts on the bundled vangogh."""
+    from translate.web_ui import build_app
+
+    [model] = [c["props"] for c in build_app(None, device="cpu").config["components"]
+               if c["props"].get("elem_id") == "video-model"]
+    labels = [choice[0] for choice in model["choices"]]
+    assert labels[0] == "photos → monet (monet_A2B)" and model["value"] == "photos → vangogh (vangogh_A2B)"
+    assert labels[-1] == "labels → facades (facades)" and "x4 (sr_x4)" in labels
+
+
+def test_tabs_start_on_the_bundled_vangogh_or_the_first_choice(shelf):
+    from translate.zoo import bundled_models_dir
+
+    bundled = Shelf([bundled_models_dir()], device="cpu")
+    offered = bundled.choices("translation", paired=False)
+    assert offered[0].endswith("(monet_A2B)") and bundled.default(offered) == "photos → vangogh (vangogh_A2B)"
+    assert bundled.default(bundled.choices("super-resolution")) == "x4 (sr_x4)"
+    assert shelf.default(shelf.choices("translation")) == "photos → vangogh (style_A2B)"
+    assert shelf.default([]) is None

@@ -131,6 +131,9 @@ def to_display(out: Output) -> np.ndarray:
     return np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)
 
 
+FEATURED = "vangogh_A2B"
+
+
 class Shelf:
     """The models the app serves and the handlers behind each tab (plain methods, tested directly).
 
@@ -152,6 +155,13 @@ class Shelf:
         tasks = (task,) if isinstance(task, str) else task
         return [e.label for e in self.entries if e.spec.task in tasks
                 and (paired is None or e.spec.paired_input == paired)]
+
+    def default(self, choices: list[str]) -> str | None:
+        """The model a tab's dropdown starts on: the bundled vangogh (photos -> Van Gogh, trained on 398
+        paintings, where monet learned from one) when offered, else the first choice."""
+        featured = [e.label for e in self.entries if e.label in choices and e.path.stem == FEATURED
+                    and _same(e.path.parent, bundled_models_dir())]
+        return (featured or choices or [None])[0]
 
     def public(self, message: str) -> str:
         """`message` as the page may show it: without the server's model folders unless debugging."""
@@ -497,7 +507,7 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
             with gr.Row():
                 style_in = uploaded_image(label="Input", elem_id="style-input")
                 style_out = gr.Image(label="Output", format="png", interactive=False, elem_id="style-output")
-            style_model = gr.Dropdown(choices, value=choices[0] if choices else None, label="Model",
+            style_model = gr.Dropdown(choices, value=shelf.default(choices), label="Model",
                                       elem_id="style-model")
             style_go = gr.Button("Translate", variant="primary", elem_id="style-run")
             gr.Examples(_examples("photos_vangogh/photos/golden_gate.jpg", "photos_vangogh/photos/tubingen.jpg",
@@ -510,7 +520,7 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
         with gr.Tab("Super-resolution"):
             choices = shelf.choices("super-resolution")
             sr_in = uploaded_image(label="Low-resolution input", elem_id="sr-input")
-            sr_model = gr.Dropdown(choices, value=choices[0] if choices else None, label="Model")
+            sr_model = gr.Dropdown(choices, value=shelf.default(choices), label="Model")
             sr_go = gr.Button("Upscale", variant="primary", elem_id="sr-run")
             gr.Markdown("The bundled `sr_x4` learned from clean photos shrunk 4x (bicubic), like the first four "
                         "examples. It sharpens JPEG blocks and noise along with the detail, as the last example "
@@ -529,7 +539,7 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
         with gr.Tab("Batch"):
             choices = shelf.choices(("translation", "super-resolution"))
             batch_in = gr.File(label="Images", file_count="multiple", elem_id="batch-input")
-            batch_model = gr.Dropdown(choices, value=choices[0] if choices else None, label="Model",
+            batch_model = gr.Dropdown(choices, value=shelf.default(choices), label="Model",
                                       elem_id="batch-model")
             batch_go = gr.Button("Run on every file", variant="primary", elem_id="batch-run")
             batch_zip = gr.File(label="Outputs (zip of PNGs)", interactive=False, elem_id="batch-output")
@@ -553,14 +563,14 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
             gr.HTML(facade_legend(), elem_id="paired-legend")
             gr.Examples(_examples(*(f"facade_labels/drawn_{i}.png" for i in range(3))), inputs=paired_in,
                         elem_id="paired-examples")
-            paired_model = gr.Dropdown(choices, value=choices[0] if choices else None, label="Model",
+            paired_model = gr.Dropdown(choices, value=shelf.default(choices), label="Model",
                                        elem_id="paired-tab-model")
             paired_go = gr.Button("Translate", variant="primary", elem_id="paired-run")
             paired_go.click(guarded(run_paired), [paired_in, paired_sketch, paired_model], paired_out,
                             api_name="paired", preprocess=False)
         with gr.Tab("Generate"):
             choices = shelf.choices("generation")
-            gen_model = gr.Dropdown(choices, value=choices[0] if choices else None, label="Model")
+            gen_model = gr.Dropdown(choices, value=shelf.default(choices), label="Model")
             with gr.Row():
                 gen_seed = gr.Number(0, label="Seed", precision=0)
                 gen_n = gr.Slider(1, GEN_MAX_SAMPLES, value=64, step=1, label="Samples")

@@ -73,7 +73,9 @@ def video_tab(shelf: Shelf) -> None:
         return str(path), line
 
     with gr.Tab("Video"):
-        choices = shelf.choices("translation") + shelf.choices("super-resolution")
+        # photo translators first, so the default suits a filmed clip; label-map models (pix2pix) last
+        choices = (shelf.choices("translation", paired=False) + shelf.choices("super-resolution")
+                   + shelf.choices("translation", paired=True))
         gr.Markdown(limits_line(), elem_id="video-limits")
         with gr.Row():
             video_in = gr.Video(label="Clip", sources=["upload"], format=None, elem_id="video-input")
@@ -85,7 +87,7 @@ def video_tab(shelf: Shelf) -> None:
             return Upload(str(payload.path), payload.orig_name or Path(str(payload.path)).name)
 
         video_in.preprocess = preprocess
-        video_model = gr.Dropdown(choices, value=choices[0] if choices else None, label="Model",
+        video_model = gr.Dropdown(choices, value=shelf.default(choices), label="Model",
                                   elem_id="video-model")
         video_steady = gr.Slider(0.0, 0.95, value=DEFAULT_STRENGTH, step=0.05, label="Steady texture",
                                  info="how much of the previous frame, moved with the content, each frame keeps "
