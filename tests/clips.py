@@ -74,15 +74,16 @@ def camera_frames(photo: Path, frames: int, size: tuple[int, int], move: str = "
 
 def write_clip(path: Path, views: list[np.ndarray], fps: int = 12, tone_hz: float | None = 440.0,
                sample_rate: int = 16000, codec: str = "libx264", rotation: int = 0, fmt: str | None = None,
-               pix_fmt: str = "yuv420p") -> Path:
-    """An H.264 clip of `views` at `fps` (yuv420p needs even sides; yuv444p takes any) with, unless tone_hz
-    is None, a mono AAC sine tone as long as the video. Written by PyAV."""
+               pix_fmt: str = "yuv420p", crf: int = 10) -> Path:
+    """An H.264 clip of `views` at `fps` (yuv420p needs even sides; yuv444p takes any; crf 0 with yuv444p:
+    every frame decodes the same whatever clip holds it) with, unless tone_hz is None, a mono AAC sine tone
+    as long as the video. Written by PyAV."""
     with av.open(str(path), "w", format=fmt) as out:
         video = out.add_stream(codec, rate=fps)
         video.height, video.width = views[0].shape[:2]
         video.pix_fmt = pix_fmt
         if codec == "libx264":
-            video.options = {"crf": "10"}
+            video.options = {"crf": str(crf)}
         if rotation:
             video.set_display_rotation(rotation)
         audio = out.add_stream("aac", rate=sample_rate, layout="mono") if tone_hz else None

@@ -11,12 +11,14 @@ import torch
 from clips import MOVES, audio_seconds, camera_frames, decode_frames, pan_zoom_frames, write_clip
 from helpers import tiny_sr, tiny_translator
 
+from translate import video as video_module
 from translate.cli.translate import main
 from translate.errors import UserError
 from translate.inference import Translator
 from translate.nets import GENERATORS
 from translate.nets.norm_stats import SharedNormStats
-from translate.video import translate_video
+from translate.shots import is_cut, sample_frames
+from translate.video import shot_statistics, translate_video
 from translate.zoo import resolve_model
 
 PHOTO = Path(__file__).parent.parent / "datasets" / "samples" / "photos_vangogh" / "photos" / "tubingen.jpg"
@@ -134,6 +136,51 @@ def test_clip_statistics_steady_a_tilt_whose_composition_changes(tmp_path):
         translate_video(clip, tmp_path / f"{mode}.mp4", translator, norm_stats=mode, temporal=0)
         changes[mode] = frame_to_frame(decode_frames(tmp_path / f"{mode}.mp4"))
     assert changes["clip"] < changes["frame"] - 2  # measured: 27.1 against 32.4
+
+
+def test_statistics_are_pooled_per_shot(tmp_path, monkeypatch):
+    """Across a cut, each shot gets the statistics it would get as a clip of its own, and no batch of frames
+    straddles the cut (a batch runs under one shot's statistics)."""
+    samples = PHOTO.parent.parent.parent
+    night = camera_frames(PHOTO.parent / "hoovertowernight.jpg", 6, (64, 48), "pan")
+    day = camera_frames(samples / "realworld_lq" / "OST_009.png", 7, (64, 48), "tilt")
+    lossless = {"fps": 12, "tone_hz": None, "pix_fmt": "yuv444p", "crf": 0}
+    both = write_clip(tmp_path / "both.mp4", night + day, **lossless)
+    alone = write_clip(tmp_path / "day.mp4", day, **lossless)
+    tr = Translator.from_file(tiny_translator(tmp_path / "m.safetensors"))
+    shots, single = shot_statistics(both, tr), shot_statistics(alone, tr)
+    assert shots.starts == [0, 6] and single.starts == [0]
+    assert [shots.shot(i) for i in (0, 5, 6, 12)] == [0, 0, 1, 1]
+    for layer in shots.stats[1].layers:
+        for got, want in zip(shots.stats[1].statistics(layer), single.stats[0].statistics(layer)):
+            assert torch.allclose(got, want, atol=1e-6)
+    sizes, run_batch = [], video_module._translate_batch
+    monkeypatch.setattr(video_module, "_translate_batch",
+                        lambda t, frames: sizes.append(len(frames)) or run_batch(t, frames))
+    outputs = {}
+    for batch in (1, 4):
+        translate_video(both, tmp_path / f"b{batch}.mp4", tr, batch=batch, temporal=0)
+        outputs[batch] = decode_frames(tmp_path / f"b{batch}.mp4")
+    assert sizes == [1] * 13 + [4, 2, 4, 3]  # frames 4-7 would straddle the cut: 4-5, then 6-9
+    # the same frames under the same statistics, batched or not: they differ by the rounding of batched
+    # convolutions, which the encoder spreads over a few pixels (means up to 1.1 seen); frames 6 and 7 under
+    # the first shot's statistics differed by 19-20
+    assert max(np.abs(a.astype(int) - b.astype(int)).mean() for a, b in zip(outputs[1], outputs[4])) < 5
+
+
+@pytest.mark.parametrize("move", MOVES)
+def test_camera_moves_are_one_shot(move, tmp_path):
+    views = camera_frames(PHOTO, 24, (96, 64), move)
+    clip = write_clip(tmp_path / "move.mp4", views, fps=12, tone_hz=None)
+    assert shot_statistics(clip, Translator.from_file(tiny_translator(tmp_path / "m.safetensors"))).starts == [0]
+
+
+def test_cut_measure_and_sampled_frames():
+    flat = np.full(48, 1 / 48)
+    assert not is_cut(flat, flat)
+    assert is_cut(flat, np.r_[np.zeros(24), np.full(24, 1 / 24)])  # no colours in common
+    assert sample_frames(0, 48, 8) == [3, 9, 15, 21, 27, 33, 39, 45]  # as whole clips were sampled before
+    assert sample_frames(10, 18, 8) == [12, 16] and sample_frames(5, 6, 8) == [5]  # short shots: one in four
 
 
 @pytest.mark.parametrize("move", MOVES)

@@ -8,8 +8,9 @@ by packet, unchanged. The output container is the input's (.mp4, .mov, .mkv; .mk
 whatever audio codec it held fits.
 
 Instance-norm translators normalise each frame by its own statistics, which move with the content and
-make the tone flicker. By default ("clip") the statistics are pooled over frames spread across the whole
-clip first (translate.nets.norm_stats) and every frame is normalised by those; "frame" is per-frame.
+make the tone flicker. By default ("clip") the clip is first cut into shots (translate.shots) and the
+statistics are pooled over frames spread across each shot (translate.nets.norm_stats); every frame is
+normalised by its shot's. "frame" is per-frame.
 What shared statistics cannot fix is the fine texture the model re-invents in each frame as the content
 moves; by default each translated frame is also blended with the previous output, moved along the input's
 optical flow where that flow is reliable (translate.temporal, `temporal` 0..1, 0 for none).
@@ -17,6 +18,7 @@ optical flow where that flow is reliable (translate.temporal, `temporal` 0..1, 0
 
 from __future__ import annotations
 
+import bisect
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -41,7 +43,7 @@ CRF_ENCODERS = ("libx264", "libx265", "libvpx-vp9", "libsvtav1", "libaom-av1")
 DEFAULT_CODEC, DEFAULT_CRF = "libx264", 18
 NORM_STATS = ("clip", "frame")
 STAT_FRAMES = 8
-"""Frames, spread evenly over the clip, whose instance-norm statistics are pooled for the whole clip."""
+"""Frames, spread evenly over a shot, whose instance-norm statistics are pooled for the whole shot."""
 GPU_BATCH = 8
 
 
@@ -168,25 +170,46 @@ def _translate_batch(translator: Translator, frames: list[np.ndarray]) -> list[n
     return [to_pixels(t, value_range) for t in y]
 
 
-def clip_statistics(path: Path, translator: Translator, info: VideoInfo, n: int = STAT_FRAMES) -> Any:
-    """Instance-norm statistics pooled over `n` frames spread evenly over the clip (None when the model has
-    no instance norm to share, or runs on onnxruntime, where the graph cannot be hooked)."""
-    from translate.nets.norm_stats import SharedNormStats
+@dataclass(frozen=True)
+class ShotStatistics:
+    starts: list[int]
+    """The index of each shot's first frame (counting the frames that decode), 0 first."""
+    stats: list[Any]
+    """Each shot's pooled statistics (translate.nets.norm_stats.SharedNormStats)."""
 
-    if not isinstance(translator.net, torch.nn.Module):
+    def shot(self, index: int) -> int:
+        return bisect.bisect_right(self.starts, index) - 1
+
+
+def shot_statistics(path: Path, translator: Translator, n: int = STAT_FRAMES) -> ShotStatistics | None:
+    """Instance-norm statistics pooled per shot over up to `n` frames spread evenly over it (None when the
+    model has no instance norm to share, or runs on onnxruntime, where the graph cannot be hooked). Two
+    passes over the clip before the one that translates it: cuts (decoding only), then the statistics."""
+    from translate.nets.norm_stats import SharedNormStats
+    from translate.shots import colour_histogram, is_cut, sample_frames
+
+    if not isinstance(translator.net, torch.nn.Module) or not SharedNormStats(translator.net):
         return None
-    stats = SharedNormStats(translator.net)
-    if not stats.layers:
-        return None
-    total = max(info.frames, 1)
-    wanted = {min(total - 1, int((i + 0.5) * total / n)) for i in range(n)}
-    with open_clip(path) as container, stats.collecting():
+    starts, before, frames = [0], None, 0
+    with open_clip(path) as container:
+        for frames, frame in enumerate(_decoded(container, path, False, lambda _: None, [0]), 1):
+            histogram = colour_histogram(frame)
+            if before is not None and is_cut(before, histogram):
+                starts.append(frames - 1)
+            before = histogram
+    if not frames:
+        return None  # nothing decodes: the translating pass says so
+    wanted = {i: shot for shot, (a, b) in enumerate(zip(starts, [*starts[1:], frames]))
+              for i in sample_frames(a, b, n)}
+    stats = [SharedNormStats(translator.net) for _ in starts]
+    with open_clip(path) as container:
         for index, frame in enumerate(_decoded(container, path, False, lambda _: None, [0])):
             if index in wanted:
-                translator(_rgb(frame))
+                with stats[wanted[index]].collecting():
+                    translator(_rgb(frame))
             if index >= max(wanted):
                 break
-    return stats if len(stats) else None
+    return ShotStatistics(starts, stats)
 
 
 def translate_video(source: str | Path, target: str | Path, translator: Translator, *, codec: str = DEFAULT_CODEC,
@@ -232,22 +255,22 @@ def translate_video(source: str | Path, target: str | Path, translator: Translat
         raise VideoError(f"{source}: {info.seconds:.1f} s long, over the limit of {max_seconds:g} s")
     if batch is None:
         batch = GPU_BATCH if translator.device.type == "cuda" and translator.backend == "torch" else 1
-    stats = clip_statistics(source, translator, info) if norm_stats == "clip" else None
+    shots = shot_statistics(source, translator) if norm_stats == "clip" else None
     done, skipped = [0], [0]
 
     def write(tmp: Path) -> None:
         fmt = CONTAINERS.get(target.suffix.lower(), "matroska")
         # the index first, so browsers can start playing before the whole file has arrived
         options = {"movflags": "+faststart"} if fmt in ("mp4", "mov") else {}
-        with open_clip(source) as container, av.open(str(tmp), "w", format=fmt, options=options) as out, \
-                (stats.frozen() if stats else nullcontext()):
+        with open_clip(source) as container, av.open(str(tmp), "w", format=fmt, options=options) as out:
             quality = DEFAULT_CRF if crf is None and codec in CRF_ENCODERS else crf
             encoder = _Encoder(out, container, source, codec, quality)
             pending: list[Any] = []
 
             def flush() -> None:
                 sources = [_rgb(f) for f in pending]
-                outputs = _translate_batch(translator, sources)
+                with shots.stats[shots.shot(done[0])].frozen() if shots else nullcontext():
+                    outputs = _translate_batch(translator, sources)
                 encoder.video(pending, [blend(s, o) for s, o in zip(sources, outputs)])  # in order: each needs the last
                 done[0] += len(pending)
                 pending.clear()
@@ -258,6 +281,8 @@ def translate_video(source: str | Path, target: str | Path, translator: Translat
                 if isinstance(item, av.Packet):
                     encoder.audio(item)
                     continue
+                if pending and shots and shots.shot(done[0] + len(pending)) != shots.shot(done[0]):
+                    flush()  # a batch holds one shot: one set of statistics
                 pending.append(item)
                 if len(pending) == batch:
                     flush()

@@ -22,7 +22,8 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
                        help=f"FFmpeg encoder for the output, always yuv420p (default {DEFAULT_CODEC}, i.e. H.264)")
     group.add_argument("--crf", type=int, help=f"encoder quality, lower is better (default {DEFAULT_CRF})")
     group.add_argument("--norm-stats", default="clip", choices=NORM_STATS,
-                       help="instance-norm statistics: pooled over the clip (less flicker; default) or per frame")
+                       help="instance-norm statistics: pooled over each shot of the clip (less flicker; default) "
+                            "or per frame")
     group.add_argument("--temporal", type=float, metavar="S",
                        help="blend each frame with the previous output moved along the input's motion, where "
                             f"that motion is reliable: 0 (off) to below 1 (default {DEFAULT_STRENGTH:g}); "
