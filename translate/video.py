@@ -209,6 +209,8 @@ def shot_statistics(path: Path, translator: Translator, n: int = STAT_FRAMES) ->
                     translator(_rgb(frame))
             if index >= max(wanted):
                 break
+    if not all(len(s) for s in stats):
+        return None  # the clip decoded differently this time (a damaged file): per-frame statistics
     return ShotStatistics(starts, stats)
 
 
