@@ -41,7 +41,7 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from clips import MOVES, camera_frames, decode_frames, write_clip  # noqa: E402
+from clips import MOVES, camera_frames, decode_frames, frame_to_frame, write_clip  # noqa: E402
 
 from translate.data.folders import to_pil  # noqa: E402
 from translate.evaluation.translation import crops, load_folder, train_classifier  # noqa: E402
@@ -53,11 +53,6 @@ from translate.zoo import resolve_model  # noqa: E402
 BSD68 = REPO.parent / "shared" / "data" / "sr" / "BSD68"
 DEFAULT_PHOTOS = [BSD68 / n for n in ("101085.png", "102061.png", "108005.png")]
 SAMPLES = REPO / "datasets" / "samples" / "photos_vangogh"
-
-
-def flicker(frames: list[np.ndarray]) -> float:
-    return float(np.mean([np.abs(b.astype(np.float32) - a.astype(np.float32)).mean()
-                          for a, b in zip(frames, frames[1:])]))
 
 
 def tone_flicker(frames: list[np.ndarray]) -> float:
@@ -142,7 +137,7 @@ def main() -> None:
                               camera_frames(photo, args.frames, tuple(args.size), move), fps=args.fps)
             source = decode_frames(clip)
             shown = {"input": source}
-            row = {"move": move, "input": flicker(source), "input_tone": tone_flicker(source),
+            row = {"move": move, "input": frame_to_frame(source), "input_tone": tone_flicker(source),
                    "input_share": share_called_b(classifier, source)}
             for mode, norm_stats, temporal in (("frame", "frame", 0.0), ("clip", "clip", 0.0),
                                                ("blend", "clip", args.temporal)):
@@ -151,7 +146,7 @@ def main() -> None:
                 translate_video(clip, out, translator, norm_stats=norm_stats, temporal=temporal)
                 seconds = time.perf_counter() - t
                 frames = shown[mode] = decode_frames(out)
-                row[mode] = flicker(frames) - row["input"]
+                row[mode] = frame_to_frame(frames) - row["input"]
                 row[f"{mode}_warp"] = warping_error(source, frames)
                 row[f"{mode}_tone"] = tone_flicker(frames) - row["input_tone"]
                 row[f"{mode}_share"] = share_called_b(classifier, frames)

@@ -103,6 +103,12 @@ def write_clip(path: Path, views: list[np.ndarray], fps: int = 12, tone_hz: floa
     return path
 
 
+def frame_to_frame(frames: list[np.ndarray]) -> float:
+    """Mean absolute difference between consecutive frames (pixels 0-255)."""
+    return float(np.mean([np.abs(b.astype(np.float32) - a.astype(np.float32)).mean()
+                          for a, b in zip(frames, frames[1:])]))
+
+
 def decode_frames(path: Path) -> list[np.ndarray]:
     with av.open(str(path)) as container:
         return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]

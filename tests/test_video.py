@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 import torch
-from clips import MOVES, audio_seconds, camera_frames, decode_frames, pan_zoom_frames, write_clip
+from clips import MOVES, audio_seconds, camera_frames, decode_frames, frame_to_frame, pan_zoom_frames, write_clip
 from helpers import tiny_sr, tiny_translator
 
 from translate import video as video_module
@@ -117,12 +117,6 @@ def test_clip_statistics_are_the_default_and_differ_from_per_frame(clip, tmp_pat
     shared, own = decode_frames(tmp_path / "clip.mp4"), decode_frames(tmp_path / "frame.mp4")
     assert len(shared) == len(own) == 12
     assert np.mean([np.abs(s.astype(int) - o.astype(int)).mean() for s, o in zip(shared, own)]) > 0.5
-
-
-def frame_to_frame(frames: list[np.ndarray]) -> float:
-    """Mean absolute difference between consecutive frames (0-255)."""
-    return float(np.mean([np.abs(b.astype(np.float32) - a.astype(np.float32)).mean()
-                          for a, b in zip(frames, frames[1:])]))
 
 
 def test_clip_statistics_steady_a_tilt_whose_composition_changes(tmp_path):

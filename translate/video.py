@@ -185,10 +185,10 @@ def shot_statistics(path: Path, translator: Translator, n: int = STAT_FRAMES) ->
     """Instance-norm statistics pooled per shot over up to `n` frames spread evenly over it (None when the
     model has no instance norm to share, or runs on onnxruntime, where the graph cannot be hooked). Two
     passes over the clip before the one that translates it: cuts (decoding only), then the statistics."""
-    from translate.nets.norm_stats import SharedNormStats
+    from translate.nets.norm_stats import SharedNormStats, norm_layers
     from translate.shots import colour_histogram, is_cut, sample_frames
 
-    if not isinstance(translator.net, torch.nn.Module) or not SharedNormStats(translator.net):
+    if not isinstance(translator.net, torch.nn.Module) or not norm_layers(translator.net):
         return None
     starts, before, frames = [0], None, 0
     with open_clip(path) as container:

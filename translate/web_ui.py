@@ -156,12 +156,16 @@ class Shelf:
         return [e.label for e in self.entries if e.spec.task in tasks
                 and (paired is None or e.spec.paired_input == paired)]
 
+    def bundled(self, stem: str) -> Entry | None:
+        """The served entry that is the bundled model file `stem`, if any (not a user's file of that name)."""
+        return next((e for e in self.entries if e.path.stem == stem and _same(e.path.parent, bundled_models_dir())),
+                    None)
+
     def default(self, choices: list[str]) -> str | None:
         """The model a tab's dropdown starts on: the bundled vangogh (photos -> Van Gogh, trained on 398
         paintings, where monet learned from one) when offered, else the first choice."""
-        featured = [e.label for e in self.entries if e.label in choices and e.path.stem == FEATURED
-                    and _same(e.path.parent, bundled_models_dir())]
-        return (featured or choices or [None])[0]
+        featured = self.bundled(FEATURED)
+        return featured.label if featured and featured.label in choices else (choices or [None])[0]
 
     def public(self, message: str) -> str:
         """`message` as the page may show it: without the server's model folders unless debugging."""
@@ -525,8 +529,7 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
             gr.Markdown("The bundled `sr_x4` learned from clean photos shrunk 4x (bicubic), like the first four "
                         "examples. It sharpens JPEG blocks and noise along with the detail, as the last example "
                         "(a heavily compressed JPEG) shows.", elem_id="sr-note",
-                        visible=any(_same(e.path.parent, bundled_models_dir()) and e.path.stem == "sr_x4"
-                                    for e in shelf.entries))
+                        visible=shelf.bundled("sr_x4") is not None)
             gr.Examples(_examples("sr/x4_inputs/tubingen.png", "sr/x4_inputs/butterfly.png", "sr/x4_inputs/baby.png",
                                   "sr/x4_inputs/bird.png", "realworld_lq/0014.jpg"),
                         inputs=sr_in, elem_id="sr-examples")
