@@ -41,7 +41,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "datasets" / "samples"
 REFERENCE_IMAGES_PER_S = 10.0
-"""The reference CycleGAN implementation (fp32, batch 1, 256x256) on one H200: issue 17's measurement."""
+"""The reference CycleGAN implementation (fp32, batch 1, 256x256) on one H200, as measured before this project's GPU work."""
 
 
 def say(line: str = "") -> None:
@@ -370,7 +370,7 @@ def _median(fn, repeats: int) -> float:
 
 
 def big_output(device, smoke: bool, tmp: Path) -> None:
-    """Issue 17's case: x4 super-resolution of a 2000x1500 photo (a 48 MP output), computed and written."""
+    """The reported case: x4 super-resolution of a 2000x1500 photo (a 48 MP output), computed and written."""
     import torch
 
     from translate.data.io import read_image, write_image

@@ -1,6 +1,8 @@
 """CycleGAN: networks, image pool, data, training steps, resume and bad input."""
 
 import json
+import tomllib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,13 +12,13 @@ from PIL import Image
 from translate.checkpoint import load_model, load_state
 from translate.cli.train import build_parser, main_cyclegan, resolve_configs
 from translate.data.domains import Domain
-from translate.errors import ConfigError
 from translate.nets import DISCRIMINATORS, GENERATORS
 from translate.training.config import LoopConfig
 from translate.training.cyclegan import CycleganConfig, CycleganRecipe, ImagePool
 from translate.training.gan import GanRecipe
 from translate.training.loop import train
 from translate.training.pix2pix import Pix2pixRecipe
+from translate.training.recipes import RECIPES
 
 
 @pytest.mark.parametrize("upsample", ["transpose", "resize"])
@@ -231,13 +233,61 @@ def test_ema_of_both_generators_is_what_gets_saved(tmp_path):
         assert not torch.equal(net(x), recipe.nets[stem].eval()(x))
 
 
-def test_a_recipes_decay_start_past_fewer_steps_says_where_it_came_from(tmp_path):
+def test_a_recipes_decay_start_follows_steps_and_says_so(tmp_path):
     recipe = tmp_path / "r.toml"
     recipe.write_text("[loop]\nsteps = 5000\nlr_decay_start = 3000\n[cyclegan]\n")
+    notes = []
     args = build_parser(CycleganRecipe).parse_args(["--config", str(recipe), "--steps", "20"])
-    with pytest.raises(ConfigError, match=r"lr_decay_start = 3000 \(from .*r.toml\) is past --steps 20; "
-                                          r"pass --lr-decay-start N with N in 0..20"):
-        resolve_configs(CycleganRecipe, args)
+    assert resolve_configs(CycleganRecipe, args, notes)[0].lr_decay_start == 12  # 3000 / 5000 of 20 steps
+    assert any("lr_decay_start follows --steps: 3000 of 5000 steps in" in note and "-> 12 of 20" in note
+               for note in notes)
     fixed = build_parser(CycleganRecipe).parse_args(["--config", str(recipe), "--steps", "20",
-                                                     "--lr-decay-start", "10"])
-    assert resolve_configs(CycleganRecipe, fixed)[0].lr_decay_start == 10
+                                                     "--lr-decay-start", "5"])
+    notes = []
+    assert resolve_configs(CycleganRecipe, fixed, notes)[0].lr_decay_start == 5
+    assert not any("lr_decay_start" in note for note in notes)
+
+
+def test_a_resumed_run_keeps_its_schedule_unless_it_ends_before_the_decay(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"recipe": "cyclegan", "loop": {"steps": 100, "lr_decay_start": 60},
+                                                 "cyclegan": {}}))
+
+    def decay(steps):
+        args = build_parser(CycleganRecipe).parse_args(["--resume", str(run), "--steps", str(steps)])
+        return resolve_configs(CycleganRecipe, args)[0].lr_decay_start
+
+    assert decay(300) == 60  # a longer run goes on where it was
+    assert decay(50) == 30
+
+
+def test_every_shipped_recipe_runs_with_steps_alone():
+    for recipe_file in sorted((Path(__file__).parent.parent / "train").glob("*.toml")):
+        table = tomllib.loads(recipe_file.read_text())
+        name = next(key for key in table if key in RECIPES)
+        recipe = RECIPES[name].recipe
+        loop, _ = resolve_configs(recipe, build_parser(recipe).parse_args(["--config", str(recipe_file),
+                                                                            "--steps", "3"]))
+        assert loop.steps == 3 and (loop.lr_decay_start is None or 0 <= loop.lr_decay_start <= 3), recipe_file
+
+
+def test_a_cpu_run_without_network_options_takes_the_cpu_preset_and_says_so():
+    def configs(*flags):
+        notes = []
+        _, config = resolve_configs(CycleganRecipe, build_parser(CycleganRecipe).parse_args(list(flags)), notes)
+        return config, notes
+
+    config, notes = configs("--device", "cpu")
+    assert (config.crop, config.load_size, config.ngf, config.n_blocks, config.upsample) == (128, 256, 32, 6, "resize")
+    assert len(notes) == 1 and notes[0].startswith("CPU preset:") and "--preset paper" in notes[0]
+    config, notes = configs("--device", "cpu", "--ngf", "48")  # a network option given: the user's network
+    assert (config.ngf, config.n_blocks, config.crop, notes) == (48, 9, 256, [])
+    config, notes = configs("--device", "cpu", "--preset", "paper")
+    assert (config.ngf, config.n_blocks, config.crop, config.upsample, notes) == (64, 9, 256, "transpose", [])
+    config, notes = configs("--device", "cpu", "--preset", "cpu", "--crop", "64")  # given keys are kept
+    assert (config.ngf, config.crop) == (32, 64) and "crop" not in notes[0]
+    if torch.cuda.is_available():
+        assert configs("--device", "cuda")[0].ngf == 64
+    pix2pix = resolve_configs(Pix2pixRecipe, build_parser(Pix2pixRecipe).parse_args(["--device", "cpu"]))[1]
+    assert pix2pix.ngf == 32

@@ -231,3 +231,29 @@ def test_sample_grids_name_their_columns_and_rows():
     assert (labelled[:top] < 0.5).any() and (labelled[top:, :left] < 0.5).any()  # text drawn in both margins
     assert np.array_equal(labelled[top:, left:], grid)
     assert label_grid(grid, (16, 16), 3) is grid
+
+
+def test_a_stop_request_is_acknowledged_at_once():
+    import signal
+
+    from translate.training.loop import stop_requests
+
+    said = []
+    with stop_requests(said.append) as flag:
+        os.kill(os.getpid(), signal.SIGINT)
+        assert flag["stop"]
+        assert len(said) == 1 and said[0].startswith("SIGINT: stopping after this step")
+
+
+def test_wall_clock_samples_checkpoints_and_estimate_leave_training_unchanged(tmp_path, monkeypatch, capsys):
+    import translate.training.loop as loop_module
+
+    train(ToyRecipe, ToyConfig(), _loop(tmp_path / "plain", sample_every=100))
+    assert "s a step: step 12 in" in capsys.readouterr().err
+    monkeypatch.setattr(loop_module, "FIRST_SAMPLE_MINUTES", 0.0)  # due at once
+    train(ToyRecipe, ToyConfig(), _loop(tmp_path / "clock", sample_every=100, checkpoint_minutes=1e-9))
+    assert "s a step: step 12 in" in capsys.readouterr().err
+    # the early sample comes after the first step; with a scheduled one at step 100, no other but the final one
+    assert sorted(p.name for p in (tmp_path / "clock" / "samples").iterdir()) == ["step_0000001.png",
+                                                                                   "step_0000012.png"]
+    _assert_same(_everything(tmp_path / "plain"), _everything(tmp_path / "clock"))

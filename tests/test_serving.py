@@ -2,6 +2,7 @@
 the new spec fields' checks."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -287,3 +288,16 @@ def test_app_batch_runs_the_command_lines_pipeline_and_names_uploads_not_server_
                            lines.append).failed == 1
     assert lines[-1] == (f"error: {first}: the x2 output would be 18x14, over the limit of 0 MP; --resize it "
                          "smaller first")
+
+
+def test_a_folder_without_model_files_does_not_hide_a_bundled_name(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "vangogh").mkdir()
+    Image.new("RGB", (8, 8)).save(tmp_path / "vangogh" / "painting.png")  # a user's paintings folder
+    assert resolve_model("vangogh") == bundled_models_dir() / "vangogh_A2B.safetensors"
+    assert "vangogh/ in this folder holds no model file; using the bundled vangogh" in capsys.readouterr().err
+    assert resolve_model("vangogh", "BtoA") == bundled_models_dir() / "vangogh_B2A.safetensors"
+    # a folder that holds models is what the user meant, and the command says so
+    shutil.copy(bundled_models_dir() / "sr_x4.safetensors", tmp_path / "vangogh" / "mine.safetensors")
+    assert resolve_model("vangogh") == Path("vangogh") / "mine.safetensors"
+    assert "using the folder vangogh/ here, not the bundled model vangogh" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,9 +125,15 @@ def resolve_model(name: str, direction: str = "AtoB", folder: str | Path | None 
     path = Path(name)
     if is_hub_folder(path):
         return model_in_folder(path, direction)
+    bundled = _short_name_files(name, folder) if len(path.parts) == 1 else []
     if path.is_dir():
-        return pick(path, sorted(p for p in path.iterdir() if p.suffix in MODEL_SUFFIXES and p.is_file()), direction,
-                    task)
+        files = sorted(p for p in path.iterdir() if p.suffix in MODEL_SUFFIXES and p.is_file())
+        if bundled and not files:  # a folder of images named like a model does not hide it
+            print(f"note: {name}/ in this folder holds no model file; using the bundled {name}", file=sys.stderr)
+            return pick(name, bundled, direction, task)
+        if bundled:
+            print(f"note: using the folder {name}/ here, not the bundled model {name}", file=sys.stderr)
+        return pick(path, files, direction, task)
     if path.suffix.lower() in (".safetensors", ".onnx", ".pth", ".pt", ".ckpt", ".bin") or path.is_file():
         if direction == "AtoB":
             return path  # load_model gives the one-line error if it is missing or not ours
@@ -138,9 +145,16 @@ def resolve_model(name: str, direction: str = "AtoB", folder: str | Path | None 
             goes = f"goes {' -> '.join(spec.domains)}" if spec.domains else f"is a one-way {spec.task} model"
             raise ModelFileError(f"{path}: {goes}; --direction BtoA needs the B -> A file, and none is beside it")
         return reverse
+    if bundled:
+        return pick(name, bundled, direction, task)
     base = Path(folder) if folder is not None else bundled_models_dir()
-    files = [base / f"{name}{end}.safetensors" for end in ("", "_A2B", "_B2A")]
-    if any(f.is_file() for f in files):
-        return pick(name, [f for f in files if f.is_file()], direction, task)
     known = sorted({p.stem.removesuffix("_A2B").removesuffix("_B2A") for p in base.glob("*.safetensors")})
     raise ModelFileError(f"{name}: no such model file or bundled model (bundled: {', '.join(known) or 'none'})")
+
+
+def _short_name_files(name: str, folder: str | Path | None) -> list[Path]:
+    """The files short name `name` stands for in `folder` (default: the bundled models): NAME.safetensors or the
+    pair NAME_A2B / NAME_B2A."""
+    base = Path(folder) if folder is not None else bundled_models_dir()
+    files = [base / f"{name}{end}.safetensors" for end in ("", "_A2B", "_B2A")]
+    return [f for f in files if f.is_file()]

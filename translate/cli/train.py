@@ -8,6 +8,8 @@ first use (see ``__getattr__``), so a new recipe needs no code here.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -35,18 +37,23 @@ def build_parser(recipe_cls: type[Recipe]) -> argparse.ArgumentParser:
     return parser
 
 
-def resolve_configs(recipe_cls: type[Recipe], args: argparse.Namespace) -> tuple[LoopConfig, object]:
+def resolve_configs(recipe_cls: type[Recipe], args: argparse.Namespace,
+                    notes: list[str] | None = None) -> tuple[LoopConfig, object]:
     """(loop config, recipe config) for parsed `args`: the library's merge of defaults, TOML file, resumed run
-    and the flags that were given."""
+    and the flags that were given; what it filled in is appended to `notes`."""
     return run_configs(recipe_cls, args.config, args.resume, given_flags(args, LoopConfig),
-                       given_flags(args, recipe_cls.config_class))
+                       given_flags(args, recipe_cls.config_class), notes)
 
 
 def train_main(recipe_cls: type[Recipe], argv: Sequence[str] | None = None) -> int:
     args = parse(build_parser(recipe_cls), argv)
 
     def body() -> int:
-        loop, recipe_config = resolve_configs(recipe_cls, args)
+        notes: list[str] = []
+        loop, recipe_config = resolve_configs(recipe_cls, args, notes)
+        if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one process says it
+            for note in notes:
+                print(note, file=sys.stderr)
         train(recipe_cls, recipe_config, loop, resume=args.resume is not None)
         return 0
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 DEVICES = ("auto", "cpu", "cuda")
 AMP_MODES = ("auto", "off", "bf16", "fp16")
+PRESETS = ("auto", "cpu", "paper")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 GRAPH_COMPILE_MODES = ("reduce-overhead", "max-autotune")
 """The modes that replay each compiled network's kernels as CUDA graphs."""
@@ -77,11 +78,18 @@ class LoopConfig:
                                         "second half of steps (pass --lr-decay-start STEPS to keep it constant)")
     log_every: int = option(10, "steps between log lines")
     sample_every: int = option(500, "steps between sample grids")
-    checkpoint_every: int = option(1000, "steps between checkpoints")
+    checkpoint_every: int = option(1000, "steps between checkpoints (model files are written with each)")
+    checkpoint_minutes: float = option(10.0, "also checkpoint at the first log step this many minutes after the "
+                                       "last checkpoint (0: by steps only)")
     workers: int = option(2, "data-loading worker processes per training process")
     progress: bool = option(True, "show progress: a bar on a terminal, else a line per log step "
                                   "(log.jsonl is written either way)")
     tensorboard: bool = option(True, "write TensorBoard scalars and images to OUT/tb")
+    preset: str = option("auto", "network and crop size of cyclegan, cut and pix2pix: cpu (cyclegan and cut: "
+                         "ngf 32, 6 blocks, crop 128, resize-conv, about 15x fewer operations a step; pix2pix: "
+                         "ngf 32), paper (the paper's, or the recipe file's), auto (cpu when training on a CPU "
+                         "and no network or crop option is given)",
+                         choices=PRESETS)
 
     def __post_init__(self) -> None:
         positive = ("steps", "batch_size", "log_every", "sample_every", "checkpoint_every")
@@ -92,6 +100,8 @@ class LoopConfig:
             raise ConfigError(f"seed must be between 0 and 2**40, got {self.seed}")
         if self.workers < 0:
             raise ConfigError(f"workers must be 0 or more, got {self.workers}")
+        if not 0.0 <= self.checkpoint_minutes < 1e6:
+            raise ConfigError(f"checkpoint_minutes must be 0 or more, got {self.checkpoint_minutes}")
         if not 0.0 <= self.ema < 1.0:
             raise ConfigError(f"ema must be in [0, 1), got {self.ema}")
         if self.lr_decay_start is not None and not 0 <= self.lr_decay_start <= self.steps:
@@ -212,12 +222,14 @@ def read_run_config(run: str | Path, recipe_name: str) -> dict[str, Any]:
 
 def run_configs(recipe_cls: type[Recipe], config_file: str | Path | None = None, resume: str | Path | None = None,
                 loop_values: dict[str, Any] | None = None,
-                recipe_values: dict[str, Any] | None = None) -> tuple[LoopConfig, Any]:
+                recipe_values: dict[str, Any] | None = None,
+                notes: list[str] | None = None) -> tuple[LoopConfig, Any]:
     """The (loop config, recipe config) of a run, merged from, lowest first: the dataclass defaults, the TOML
     recipe file `config_file` (a new run) or the saved config of run folder `resume` (a resumed one), then
     `loop_values` and `recipe_values` (a ``train-*`` command's flags), then the recipe's defaults for what is
-    still unset (:func:`with_recipe_defaults`). Every check a run's settings get is made here or in the
-    dataclasses, so Python callers and the command line get the same runs and the same errors."""
+    still unset (:func:`with_recipe_defaults`). What was filled in for the user (the CPU preset, a decay start
+    that follows ``--steps``) is said in one line each, appended to `notes`. Every check a run's settings get is
+    made here or in the dataclasses, so Python callers and the command line get the same runs and the same errors."""
     name = recipe_cls.name
     overrides = dict(loop_values or {})
     loop_from_file: dict[str, Any] = {}
@@ -239,11 +251,58 @@ def run_configs(recipe_cls: type[Recipe], config_file: str | Path | None = None,
         loop_from_file, recipe_from_file = dict(saved["loop"]), dict(saved[name])
         loop_from_file["out"] = str(resume)
     source = str(config_file or resume or "flags")
-    decay, steps = loop_from_file.get("lr_decay_start"), overrides.get("steps")
-    if ("lr_decay_start" not in overrides and isinstance(decay, int) and isinstance(steps, int)
-            and 1 <= steps < decay):  # the file's schedule was made for more steps than these
-        raise ConfigError(f"lr_decay_start = {decay} (from {source}) is past --steps {steps}; "
-                          f"pass --lr-decay-start N with N in 0..{steps} as well (e.g. {steps // 2})")
+    notes = notes if notes is not None else []
+    decay = _decay_following_steps(loop_from_file, overrides, source, bool(resume), notes)
+    if decay is not None:
+        overrides["lr_decay_start"] = decay
     loop = build_config(LoopConfig, {**loop_from_file, **overrides}, source)
-    recipe_config = build_config(recipe_cls.config_class, {**recipe_from_file, **(recipe_values or {})}, source)
+    recipe_given = {**recipe_from_file, **(recipe_values or {})}
+    recipe_given = {**_preset_values(recipe_cls, loop, recipe_given, notes), **recipe_given}
+    recipe_config = build_config(recipe_cls.config_class, recipe_given, source)
     return with_recipe_defaults(loop, recipe_cls), recipe_config
+
+
+def _decay_following_steps(from_file: dict[str, Any], overrides: dict[str, Any], source: str, resumed: bool,
+                           notes: list[str]) -> int | None:
+    """The decay start a recipe file's (or a resumed run's) schedule gets when ``--steps`` is given without
+    ``--lr-decay-start``: the same fraction of the new step count, so a recipe tried with ``--steps 20`` decays
+    as its full run would. A resumed run keeps its schedule unless it would start past the new end. None: keep
+    what the file says."""
+    decay, steps, old_steps = from_file.get("lr_decay_start"), overrides.get("steps"), from_file.get("steps")
+    if "lr_decay_start" in overrides or not isinstance(decay, int) or not isinstance(steps, int) or steps < 1:
+        return None
+    if not isinstance(old_steps, int) or old_steps < 1:
+        old_steps = LoopConfig.steps
+    if steps == old_steps or (resumed and decay <= steps):
+        return None
+    follows = min(steps, round(decay * steps / old_steps))
+    notes.append(f"lr_decay_start follows --steps: {decay} of {old_steps} steps in {source} -> {follows} of "
+                 f"{steps} (pass --lr-decay-start N to set it)")
+    return follows
+
+
+
+def _preset_values(recipe_cls: type[Recipe], loop: LoopConfig, given: dict[str, Any],
+                   notes: list[str]) -> dict[str, Any]:
+    """The recipe's CPU preset (its ``cpu_preset``: a smaller generator and crop) where ``--preset`` asks for it,
+    or, with ``--preset auto``, where the run trains on a CPU and neither the recipe file nor a flag set any of
+    its keys: the paper's network takes minutes a step on a CPU. Keys that were given are kept."""
+    preset = recipe_cls.cpu_preset
+    if not preset or loop.preset == "paper":
+        return {}
+    if loop.preset == "auto" and (any(key in given for key in preset) or not _trains_on_cpu(loop.device)):
+        return {}
+    chosen = {key: value for key, value in preset.items() if key not in given}
+    if chosen:
+        settings = ", ".join(f"{key.replace('_', '-')} {value}" for key, value in chosen.items())
+        notes.append(f"CPU preset: {settings} (the bundled models' CPU settings); pass --preset paper for the "
+                     "paper's network")
+    return chosen
+
+
+def _trains_on_cpu(device: str) -> bool:
+    if device == "cpu":
+        return True
+    import torch
+
+    return device == "auto" and not torch.cuda.is_available()

@@ -35,7 +35,7 @@ from translate.nets.layers import init_normal
 from translate.nets.resnet import ResnetGenerator
 from translate.training.config import check_range, option
 from translate.training.recipe import Recipe, TrainContext
-from translate.training.unpaired import UnpairedConfig, load_unpaired
+from translate.training.unpaired import UNPAIRED_CPU_PRESET, UnpairedConfig, load_unpaired
 
 # body indices of ResnetGenerator: 0 the padded input (RGB pixels), 4 and 7 the downsampling convolutions,
 # 10 the first residual block, 14 the fifth (Park et al. 2020, appendix: patches of 1, 9, 15, 35, 99 pixels)
@@ -115,7 +115,8 @@ class CutRecipe(Recipe):
     name = "cut"
     config_class = CutConfig
     ema_nets = ("G",)
-    lr_decay_from_half = True  # CUT: 200 epochs constant, 200 decaying
+    lr_decay_from_half = True
+    cpu_preset = UNPAIRED_CPU_PRESET  # CUT: 200 epochs constant, 200 decaying
     sample_columns = 2
 
     def __init__(self, config: CutConfig, ctx: TrainContext) -> None:

@@ -17,7 +17,7 @@ from translate.model_spec import ModelSpec
 from translate.nets import DISCRIMINATORS, GENERATORS
 from translate.training.config import check_range, option
 from translate.training.recipe import Recipe, TrainContext
-from translate.training.unpaired import UnpairedConfig, load_unpaired
+from translate.training.unpaired import UNPAIRED_CPU_PRESET, UnpairedConfig, load_unpaired
 
 
 class ImagePool:
@@ -96,6 +96,7 @@ class CycleganRecipe(Recipe):
     config_class = CycleganConfig
     ema_nets = ("G_A2B", "G_B2A")
     lr_decay_from_half = True
+    cpu_preset = UNPAIRED_CPU_PRESET
     sample_columns = 3
     sample_column_labels = ("input", "translation", "reconstruction")
 

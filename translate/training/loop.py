@@ -27,7 +27,7 @@ import random
 import signal
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -147,9 +147,9 @@ def to_device(batch: Any, device: torch.device, channels_last: bool) -> Any:
 
 
 @contextmanager
-def stop_requests() -> Iterator[dict[str, bool]]:
+def stop_requests(say: Callable[[str], None] = lambda message: None) -> Iterator[dict[str, bool]]:
     """Turn the first SIGINT/SIGTERM into a flag the loop checks after each step (a second one
-    interrupts at once)."""
+    interrupts at once); `say` acknowledges the first at once, since a step can take a minute."""
     flag = {"stop": False}
     previous = {}
 
@@ -158,6 +158,8 @@ def stop_requests() -> Iterator[dict[str, bool]]:
             signal.signal(signum, previous.get(signum, signal.SIG_DFL))
             raise KeyboardInterrupt
         flag["stop"] = True
+        say(f"{signal.Signals(signum).name}: stopping after this step and saving a checkpoint "
+            "(send it again to quit at once, losing the steps since the last checkpoint)")
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
@@ -255,7 +257,8 @@ class _Run:
         )
         bar = self._progress(step)
         started, last_losses = time.time(), {}
-        with stop_requests() as flag:
+        clock = _Clock(self, first_step)
+        with stop_requests(self.log) as flag:
             while step < loop.steps:
                 sampler.set_position(*divmod(step, sampler.batches_per_epoch))
                 for batch in loader:
@@ -281,9 +284,14 @@ class _Run:
                     # host waits for, so doing it every step would stall each step's queued GPU work
                     stop = (self._agree(flag["stop"]) if step % loop.log_every == 0 or self.world_size == 1
                             else False)
-                    if step % loop.sample_every == 0:
+                    clock.after_step(step)
+                    if step % loop.sample_every == 0 or clock.first_sample_due(step):
                         self._sample(recipe, step)
-                    if step % loop.checkpoint_every == 0 or step == loop.steps or stop:
+                        clock.sampled = True
+                    # a time-based checkpoint is decided at log steps, where every process takes part
+                    due = step % loop.log_every == 0 and self._agree(clock.checkpoint_due())
+                    if step % loop.checkpoint_every == 0 or step == loop.steps or stop or due:
+                        clock.saved()
                         self._finite(step, losses)
                         self._save(recipe, ctx, emas, step)
                     if stop:
@@ -478,3 +486,56 @@ class _Run:
         else:
             seed_everything(self.loop.seed + self.rank + 7919 * state["step"])
         return int(state["step"])
+
+
+FIRST_SAMPLE_MINUTES = 5.0
+"""A run that has written no sample grid this long after starting writes one at the next step."""
+
+
+class _Clock:
+    """What the loop does by wall time: one line estimating the run's length once a few steps are timed, a first
+    sample grid within minutes (the first scheduled one can be hours away on a CPU), and checkpoints every
+    ``checkpoint_minutes``. None of it touches the training state, so runs stay exactly resumable."""
+
+    def __init__(self, run: _Run, first_step: int) -> None:
+        self.run, self.first_step = run, first_step
+        self.started = self.last_save = time.time()
+        self.timed_from: tuple[int, float] | None = None  # the first step is slow (allocation, warm-up): not timed
+        self.estimated = self.sampled = False
+
+    def after_step(self, step: int) -> None:
+        now = time.time()
+        if self.timed_from is None:
+            self.timed_from = (step, now)
+            return
+        done, since = step - self.timed_from[0], now - self.timed_from[1]
+        if self.estimated or not (done >= 3 or since >= 60):
+            return
+        self.estimated = True
+        loop, per_step, out = self.run.loop, since / done, self.run.out
+        first = "" if self.sampled else f"a first one within {FIRST_SAMPLE_MINUTES:.0f} min, then "
+        every = f"every {loop.checkpoint_every} steps" + (
+            f" and {loop.checkpoint_minutes:g} min" if loop.checkpoint_minutes else "")
+        left = _duration(per_step * (loop.steps - step))
+        self.run.log(f"about {per_step:.2g} s a step: step {loop.steps} in {left}; "
+                     f"sample grids in {out / 'samples'} ({first}every {loop.sample_every} steps = "
+                     f"{_duration(per_step * loop.sample_every)}); model files in {out / 'models'} with each "
+                     f"checkpoint ({every})")
+
+    def first_sample_due(self, step: int) -> bool:
+        return not self.sampled and time.time() - self.started >= FIRST_SAMPLE_MINUTES * 60
+
+    def checkpoint_due(self) -> bool:
+        minutes = self.run.loop.checkpoint_minutes
+        return minutes > 0 and time.time() - self.last_save >= minutes * 60
+
+    def saved(self) -> None:
+        self.last_save = time.time()
+
+
+def _duration(seconds: float) -> str:
+    """'45 s', '12 min', '3 h 20 min'."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"

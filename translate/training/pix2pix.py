@@ -75,6 +75,7 @@ class Pix2pixRecipe(Recipe):
     config_class = Pix2pixConfig
     ema_nets = ("G",)
     lr_decay_from_half = True
+    cpu_preset = {"ngf": 32}
     sample_columns = 3
     sample_column_labels = ("input", "output", "target")
 

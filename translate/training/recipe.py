@@ -111,6 +111,9 @@ class Recipe:
     lr_decay_from_half: ClassVar[bool] = False
     """Without an lr_decay_start, decay linearly to 0 over the second half of the steps (the schedule of
     CycleGAN and pix2pix) instead of keeping the learning rate constant."""
+    cpu_preset: ClassVar[Mapping[str, Any]] = {}
+    """Recipe settings for a CPU (a smaller generator or crop), used by ``--preset cpu`` and, on a CPU, by
+    ``--preset auto`` when none of these keys is given (translate.training.config)."""
     sample_columns: ClassVar[int | None] = None
     """Images per row of the sample grid (None: a square grid)."""
     sample_column_labels: ClassVar[tuple[str, ...]] = ()
