@@ -41,7 +41,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "datasets" / "samples"
 REFERENCE_IMAGES_PER_S = 10.0
-"""The reference CycleGAN implementation (fp32, batch 1, 256x256) on one H200, as measured before this project's GPU work."""
+"""The reference CycleGAN implementation (fp32, batch 1, 256x256) on one H200, measured before our GPU work."""
 
 
 def say(line: str = "") -> None:

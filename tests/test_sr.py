@@ -140,15 +140,18 @@ def test_tiled_matches_untiled(tmp_path):
 def test_bicubic_baseline_matches_published_set5(samples, capsys):
     assert main_sr(["--device", "cpu", "--sets", str(samples / "sr" / "Set5")]) == 0
     row = capsys.readouterr().out.strip().splitlines()[-1].split()
-    assert row[0] == "Set5" and row[1] == "5"
-    assert abs(float(row[2]) - 28.42) < 0.3  # Ledig et al. 2017, Table 2
+    assert row[:4] == ["Set5", "clean", "5", "bicubic"]
+    assert abs(float(row[4]) - 28.42) < 0.3  # Ledig et al. 2017, Table 2
 
 
 def test_evaluate_sr_model_and_errors(tmp_path, samples, capsys):
     model = _sr_model(tmp_path)
-    assert main_sr(["--model", str(model), "--sets", "Set5", "--device", "cpu"]) == 0
-    out = capsys.readouterr().out
-    assert "model PSNR/SSIM" in out and "dB" in out
+    assert main_sr(["--model", str(model), "--sets", "Set5", "--device", "cpu", "--degradation", "clean",
+                    "heavy"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[2:]]
+    assert [row[:4] for row in rows] == [["Set5", level, "5", method] for level in ("clean", "heavy")
+                                         for method in ("bicubic", model.name)]
+    assert rows[1][-1] == "dB" and 0 < float(rows[0][6]) < 1  # bicubic is softer than the HR
     kwargs = {"latent_dim": 4, "image_size": 4, "channels": 1, "hidden": 8, "n_layers": 1}
     gen = save_model(tmp_path / "gen.safetensors", MLPGenerator(**kwargs),
                      ModelSpec(task="generation", arch="mlp", arch_kwargs=kwargs, in_channels=4, out_channels=1,
@@ -262,3 +265,50 @@ def test_evaluation_refuses_images_too_small_to_measure(tmp_path):
     Image.new("RGB", (12, 40)).save(tmp_path / "tiny.png")
     with pytest.raises(ImageError, match="tiny.png: 12x40 is too small to measure at x4"):
         evaluate_sr_folder(str(tmp_path), 4)
+
+
+def test_second_order_degradation_is_seeded_varied_and_sized():
+    from translate.data.degrade import Degrader
+
+    rng = np.random.default_rng(0)
+    hr = (rng.random((96, 96, 3)) * 64 + np.linspace(0, 180, 96)[None, :, None]).astype(np.uint8)
+    degrade = Degrader(4, "second-order")
+    first, again, other = degrade(hr, 3), degrade(hr, 3), degrade(hr, 4)
+    assert first.shape == (24, 24, 3) and first.dtype == np.float32 and first.min() >= 0 and first.max() <= 1
+    assert np.array_equal(first, again) and not np.array_equal(first, other)
+    assert np.array_equal(first * 255, np.round(first * 255))  # 8-bit, as an LR file
+    lrs = [degrade(hr, seed) for seed in range(12)]
+    assert len({round(float(np.abs(lr - lrs[0]).mean()), 4) for lr in lrs}) == 12
+
+
+def test_blur_kernels_cover_the_shapes_they_promise():
+    from translate.data.degrade import gaussian_kernel, poisson_noise, random_kernel
+
+    iso, aniso = gaussian_kernel(1.5, 1.5, 0.0), gaussian_kernel(3.0, 0.5, 0.3)
+    assert abs(iso.sum() - 1) < 1e-9 and np.allclose(iso, iso.T) and not np.allclose(aniso, aniso.T)
+    plateau, tails = gaussian_kernel(2.0, 2.0, 0.0, 4.0), gaussian_kernel(2.0, 2.0, 0.0, 0.5)
+    centre = iso.shape[0] // 2
+    # a plateau keeps near-centre weights close to the peak; heavy tails put more weight at the rim
+    assert plateau[centre, centre + 1] / plateau[centre, centre] > iso[centre, centre + 1] / iso[centre, centre]
+    assert tails[centre, -1] / tails[centre, centre] > gaussian_kernel(2.0, 2.0, 0.0)[centre, -1] / iso[centre, centre]
+    rng = np.random.default_rng(1)
+    assert all(abs(random_kernel(rng, (0.2, 2.4)).sum() - 1) < 1e-9 for _ in range(20))
+    flat = np.full((16, 16, 3), 128, np.uint8)
+    gray = poisson_noise(flat, 0.5, True, np.random.default_rng(0))
+    assert np.array_equal(gray[..., 0], gray[..., 1]) and gray.std() > 1
+    colour = poisson_noise(flat, 0.5, False, np.random.default_rng(0))
+    assert not np.array_equal(colour[..., 0], colour[..., 1])
+
+
+def test_real_world_test_levels_are_fixed_and_ordered(samples):
+    from translate.data.degrade import real_world_lr
+    from translate.data.io import read_image
+    from translate.data.resize import mod_crop
+    from translate.evaluation.metrics import psnr
+
+    hr = mod_crop(read_image(samples / "sr" / "Set5" / "bird.png").pixels, 4)
+    lrs = {level: real_world_lr(hr, 4, level, "bird.png") for level in ("clean", "light", "medium", "heavy")}
+    assert all(lr.shape == (hr.shape[0] // 4, hr.shape[1] // 4, 3) for lr in lrs.values())
+    assert np.array_equal(lrs["heavy"], real_world_lr(hr, 4, "heavy", "bird.png"))  # seeded by the file name
+    distance = [psnr(lrs["clean"] * 255, lrs[level] * 255) for level in ("light", "medium", "heavy")]
+    assert distance[0] > distance[1] > distance[2] > 20  # each level further from the clean LR

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from translate.cli.common import ArgumentParser, parse, run_cli
+from translate.data.degrade import TEST_LEVELS
 from translate.data.folders import samples_dir
 from translate.errors import ConfigError
 from translate.inference import Translator
@@ -20,41 +21,52 @@ def resolve_set(name: str) -> str:
 
 def main_sr(argv: Sequence[str] | None = None) -> int:
     parser = ArgumentParser(prog="evaluate-sr", description=__doc__ + " LR images are made by bicubic "
-                            "downscaling (Pillow's antialiased bicubic, the kernel of MATLAB's imresize); "
-                            "PSNR/SSIM on BT.601 Y with a border of `scale` pixels cropped.")
-    parser.add_argument("--model", help="super-resolution model: a file (.safetensors or .onnx), a run's models/ "
-                        "folder or a bundled name (sr_x4); omit for bicubic only")
+                            "downscaling (Pillow's antialiased bicubic, the kernel of MATLAB's imresize), or by one "
+                            "of the fixed real-world levels; PSNR/SSIM on BT.601 Y with a border of `scale` pixels "
+                            "cropped; sharpness is the output's mean luma gradient over the HR's (1.00: as much "
+                            "fine detail as the HR; bicubic of a clean LR is about 0.6).")
+    parser.add_argument("--model", nargs="+", default=[], metavar="MODEL",
+                        help="super-resolution models, each a file (.safetensors or .onnx), a run's models/ folder or "
+                        "a bundled name (sr_x4); several give a row each; omit for bicubic only")
     parser.add_argument("--sets", nargs="+", default=["Set5"], help="benchmark names (Set5) or HR folders")
-    parser.add_argument("--scale", type=int, help=f"one of {SCALES}; default: the model's, or 4")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--degradation", nargs="+", default=["clean"], choices=tuple(TEST_LEVELS),
+                        help="how LR is made from each HR image: clean (bicubic, the benchmarks'), light (JPEG 90), "
+                        "medium (blur sigma 1.2 + JPEG 70), heavy (blur 1.2 + noise sigma 5 + JPEG 50); fixed, "
+                        "the same on every machine (default: clean)")
+    parser.add_argument("--scale", type=int, help=f"one of {SCALES}; default: the models', or 4")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                        help="where the models run (default: auto, CUDA when present)")
     args = parse(parser, argv)
 
     def body() -> int:
         from translate.evaluation.metrics import evaluate_sr_folder
         from translate.zoo import resolve_model
 
-        translator = None
-        scale = args.scale or 4
-        if args.model:
-            translator = Translator.from_file(resolve_model(args.model, task="super-resolution"), device=args.device,
+        translators = {}
+        for name in args.model:
+            translator = Translator.from_file(resolve_model(name, task="super-resolution"), device=args.device,
                                               task="super-resolution")
-            if args.scale and args.scale != translator.spec.scale:
-                raise ConfigError(f"--scale {args.scale} does not match {args.model}, a x{translator.spec.scale} model")
-            scale = translator.spec.scale
+            translators[Path(name).name or name] = translator
+        scales = {t.spec.scale for t in translators.values()}
+        if len(scales) > 1:
+            raise ConfigError(f"--model: the models upscale by different factors ({sorted(scales)}); give one scale")
+        model_scale = scales.pop() if scales else None
+        if model_scale and args.scale and args.scale != model_scale:
+            raise ConfigError(f"--scale {args.scale} does not match {args.model[0]}, a x{model_scale} model")
+        scale = model_scale or args.scale or 4
         if scale not in SCALES:
             raise ConfigError(f"--scale must be one of {', '.join(map(str, SCALES))}, got {scale}")
-        header = f"{'set':<10} {'images':>6}  {'bicubic PSNR/SSIM':>18}"
-        if translator:
-            header += f"  {'model PSNR/SSIM':>18}  {'gain':>8}"
-        print(f"x{scale}, Y channel, {scale}-pixel border")
-        print(header)
+        print(f"x{scale}, Y channel, {scale}-pixel border; sharpness: mean luma gradient over the HR's")
+        print(f"{'set':<10} {'LR':<7} {'images':>6}  {'method':<16} {'PSNR':>6} {'SSIM':>7} {'sharpness':>9} "
+              f"{'vs bicubic':>10}")
         for name in args.sets:
-            r = evaluate_sr_folder(resolve_set(name), scale, translator)
-            line = f"{Path(name).name:<10} {r['images']:>6}  {r['bicubic_psnr']:>9.2f} / {r['bicubic_ssim']:.4f}"
-            if translator:
-                gain = r["model_psnr"] - r["bicubic_psnr"]
-                line += f"  {r['model_psnr']:>9.2f} / {r['model_ssim']:.4f}  {gain:>+6.2f}dB"
-            print(line)
+            for level in args.degradation:
+                r = evaluate_sr_folder(resolve_set(name), scale, translators, level)
+                for method in ("bicubic", *translators):
+                    gain = r[f"{method}_psnr"] - r["bicubic_psnr"]
+                    print(f"{Path(name).name:<10} {level:<7} {r['images']:>6}  {method[:16]:<16} "
+                          f"{r[f'{method}_psnr']:>6.2f} {r[f'{method}_ssim']:>7.4f} {r[f'{method}_sharpness']:>9.2f} "
+                          f"{'' if method == 'bicubic' else f'{gain:+.2f} dB':>10}")
         return 0
 
     return run_cli(body)

@@ -15,7 +15,8 @@ from translate.errors import ConfigError
 
 class SRPatches(Dataset):
     """Random HR crops from a folder of HR images, with LR made on the fly by bicubic downscaling
-    (`degradation` "bicubic"), or by blur, downscaling, noise and JPEG ("realistic", see data/degrade.py).
+    (`degradation` "bicubic"), or by blur, downscaling, noise and JPEG, once ("realistic") or twice with random
+    kernels and resizes ("second-order"; see data/degrade.py).
 
     All HR images are decoded once and kept in memory as 8-bit arrays. Items: {"lr": (3, crop/scale,
     crop/scale), "hr": (3, crop, crop)}, both in [0, 1]; the LR is rounded to 8 bits like benchmark LR

@@ -7,6 +7,7 @@ YCbCr (values 16..235), after cropping `border` pixels from every side.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -51,13 +52,28 @@ def ssim(a: np.ndarray, b: np.ndarray, border: int = 0, peak: float = 255.0) -> 
     return float(ssim_map.mean())
 
 
-def evaluate_sr_folder(folder: str, scale: int, upscale=None) -> dict[str, float]:
-    """Mean Y-PSNR/SSIM of bicubic and (if given) `upscale` on every HR image of `folder`.
+def sharpness(y: np.ndarray, border: int = 0) -> float:
+    """Mean gradient magnitude of (H, W) luma (central differences), `border` pixels cropped: how much fine
+    detail an image has. Divided by the HR's, it says whether an output is softer (< 1) or harsher (> 1)."""
+    y = _crop(y.astype(np.float64), border)
+    gy, gx = np.gradient(y)
+    return float(np.mean(np.hypot(gx, gy)))
 
-    HR is cropped to a multiple of `scale`, LR made by bicubic downscaling (8-bit, as benchmark files),
-    `scale` border pixels ignored. `upscale`: (h, w, 3) LR pixels in [0, 1] -> (h*scale, w*scale, 3).
-    Returns {"images", "bicubic_psnr", "bicubic_ssim"[, "model_psnr", "model_ssim"]}.
+
+Upscale = Callable[[np.ndarray], np.ndarray]
+"""(h, w, 3) LR pixels in [0, 1] -> (h * scale, w * scale, 3)."""
+
+
+def evaluate_sr_folder(folder: str, scale: int, upscalers: dict[str, Upscale] | None = None,
+                       level: str = "clean") -> dict[str, float]:
+    """Mean Y-PSNR/SSIM and relative sharpness of bicubic and each of `upscalers` on every HR image of `folder`.
+
+    HR is cropped to a multiple of `scale`; LR is made by the test `level` of translate.data.degrade
+    (clean: the benchmarks' 8-bit bicubic downscale; light, medium, heavy: fixed blur, noise and JPEG);
+    `scale` border pixels are ignored. Returns {"images", "NAME_psnr", "NAME_ssim", "NAME_sharpness"} for
+    NAME "bicubic" and each upscaler's name; sharpness is the output's mean luma gradient over the HR's.
     """
+    from translate.data.degrade import real_world_lr
     from translate.data.io import list_images, read_image
     from translate.data.resize import bicubic_resize, mod_crop
     from translate.errors import ImageError
@@ -71,13 +87,15 @@ def evaluate_sr_folder(folder: str, scale: int, upscale=None) -> dict[str, float
         if min(h, w) < 11 + 2 * scale:  # SSIM's 11x11 window must fit inside the border crop
             raise ImageError(f"{path}: {pixels.shape[1]}x{pixels.shape[0]} is too small to measure at x{scale} "
                              f"(needs at least {11 + 2 * scale} pixels a side)")
-        lr = bicubic_resize(hr, (w // scale, h // scale))
+        lr = real_world_lr(hr, scale, level, path.name)
         outputs = {"bicubic": bicubic_resize(lr, (w, h))}
-        if upscale is not None:
-            outputs["model"] = np.round(np.clip(upscale(lr), 0, 1) * 255) / 255
+        for name, upscale in (upscalers or {}).items():
+            outputs[name] = np.round(np.clip(upscale(lr), 0, 1) * 255) / 255
         y_hr = rgb_to_y(hr)
+        hr_sharpness = sharpness(y_hr, scale)
         for name, out in outputs.items():
             y = rgb_to_y(out)
-            sums[f"{name}_psnr"] = sums.get(f"{name}_psnr", 0.0) + psnr(y_hr, y, border=scale)
-            sums[f"{name}_ssim"] = sums.get(f"{name}_ssim", 0.0) + ssim(y_hr, y, border=scale)
+            for measure, value in (("psnr", psnr(y_hr, y, border=scale)), ("ssim", ssim(y_hr, y, border=scale)),
+                                   ("sharpness", sharpness(y, scale) / hr_sharpness)):
+                sums[f"{name}_{measure}"] = sums.get(f"{name}_{measure}", 0.0) + value
     return {"images": len(files), **{k: v / len(files) for k, v in sums.items()}}

@@ -33,8 +33,10 @@ class SrganConfig:
     patches_per_image: int = option(100, "random patches per image in one epoch")
     scale_jitter: float = option(1.0, "shrink each HR image by a random factor in [this, 1] before cropping "
                                       "(1: no jitter; VDSR's 291 augmentation goes down to 0.6)")
-    degradation: str = option("bicubic", "how LR patches are made: bicubic (clean, as the benchmarks) or realistic "
-                              "(blur, bicubic, noise, JPEG: for real-world photos)", choices=DEGRADATIONS)
+    degradation: str = option("bicubic", "how LR patches are made: bicubic (clean, as the benchmarks), realistic "
+                              "(one pass of blur, bicubic, noise, JPEG) or second-order (two passes of random blur "
+                              "kernels, resizes, Gaussian or Poisson noise and JPEG, as photos passed around the web: "
+                              "for real-world photos)", choices=DEGRADATIONS)
     n_blocks: int = option(16, "residual blocks in the generator")
     channels: int = option(64, "feature channels in the generator")
     batch_norm: bool = option(False, "batch norm in the residual blocks (SRGAN paper: on; EDSR: off)")
