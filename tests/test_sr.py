@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from translate.checkpoint import save_model
+from translate.checkpoint import load_model, save_model
 from translate.cli.evaluate import main_sr
 from translate.data.sr_patches import SRPatches
 from translate.errors import ConfigError
@@ -218,6 +218,23 @@ def _psnr_model(tmp_path):
     spec = ModelSpec(task="super-resolution", arch="srresnet", arch_kwargs=kwargs, in_channels=3, out_channels=3,
                      value_range=(0.0, 1.0), scale=4)
     return save_model(tmp_path / "psnr.safetensors", GENERATORS["srresnet"](**kwargs), spec)
+
+
+def test_psnr_stage_fine_tunes_from_init_with_second_order_lr(tmp_path):
+    folder = _hr_folder(tmp_path, [(48, 48)] * 2)
+    init = _psnr_model(tmp_path)
+    config = SrganConfig(data=str(folder), crop=32, init=str(init), degradation="second-order")
+    loop = LoopConfig(out=str(tmp_path / "run"), device="cpu", steps=2, batch_size=2, workers=0, progress=False,
+                      tensorboard=False, log_every=1, sample_every=2)
+    before = {k: v.clone() for k, v in load_model(init, task="super-resolution")[0].state_dict().items()}
+    recipe = train(SrganRecipe, config, loop)
+    assert recipe.g_kwargs == {"scale": 4, "n_blocks": 1, "channels": 8, "bicubic_skip": True}  # from --init
+    after = recipe.nets["G"].state_dict()
+    # started from the init's weights: two small steps moved them, but only a little
+    assert all((after[k] - before[k]).abs().max() < 0.05 for k in before)
+    init.unlink()  # a resume needs the run folder only
+    resumed = train(SrganRecipe, config, dataclasses.replace(loop, steps=3), resume=True)
+    assert resumed.g_kwargs == recipe.g_kwargs and (tmp_path / "run" / "models" / "sr_x4.safetensors").is_file()
 
 
 def test_gan_stage_with_feature_matching(tmp_path):

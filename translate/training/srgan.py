@@ -43,7 +43,8 @@ class SrganConfig:
     bicubic_skip: bool = option(False, "add the bicubic upscaled input to the output (learn the residual)")
     pixel_loss: str = option("l1", "pixel loss: l1 or mse", choices=tuple(PIXEL_LOSSES))
     stage: str = option("psnr", "psnr (SRResNet, pixel loss) or gan (SRGAN, from --init)", choices=("psnr", "gan"))
-    init: str | None = option(None, "gan stage: the psnr-stage model file to start the generator from")
+    init: str | None = option(None, "the model file to start the generator from: a psnr-stage model for the gan "
+                               "stage (required), or any x-scale model to fine-tune in the psnr stage")
     content_loss: str = option("vgg", "gan stage: vgg (VGG19 relu5_4, needs --vgg-weights) or feature_matching "
                                "(L1 between the discriminator's features of output and HR; no download)",
                                choices=("vgg", "feature_matching"))
@@ -86,14 +87,15 @@ class SrganRecipe(Recipe):
         self.g_kwargs = {"scale": config.scale, "n_blocks": config.n_blocks, "channels": config.channels,
                          "batch_norm": config.batch_norm, "bicubic_skip": config.bicubic_skip}
         generator = None
-        saved = ctx.resume_dir / "models" / f"srgan_x{config.scale}.safetensors" if ctx.resume_dir else None
-        if config.stage == "gan" and saved is not None and saved.is_file():
+        stem = "srgan" if config.stage == "gan" else "sr"
+        saved = ctx.resume_dir / "models" / f"{stem}_x{config.scale}.safetensors" if ctx.resume_dir else None
+        if config.stage == "gan" and not config.init:
+            raise ConfigError("--stage gan starts from a psnr-stage model: pass --init MODEL.safetensors")
+        if config.init and saved is not None and saved.is_file():
             # resuming: the checkpoint brings the weights and the run's own model file the architecture, so the
             # --init file may since have moved or changed
             self.g_kwargs = dict(read_spec(saved).arch_kwargs)
-        elif config.stage == "gan":
-            if not config.init:
-                raise ConfigError("--stage gan starts from a psnr-stage model: pass --init MODEL.safetensors")
+        elif config.init:  # the gan stage, or a psnr stage fine-tuned from another model (new data, new LR)
             generator, spec = load_model(config.init, task="super-resolution")
             if spec.scale != config.scale:
                 raise ConfigError(f"--init {config.init} is a x{spec.scale} model, but --scale is {config.scale}")
