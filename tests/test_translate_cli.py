@@ -84,8 +84,9 @@ def test_folder_recursive_bad_file_counted(tmp_path, capsys):
     assert main([*CPU, str(folder), "--model", str(model), "--no-progress"]) == 1
     err = capsys.readouterr().err
     assert "broken.png" in err and "2 written, 0 skipped, 1 failed" in err
-    assert (tmp_path / "photos_paintings" / "a.png").is_file()
-    assert (tmp_path / "photos_paintings" / "sub" / "b.png").is_file()
+    # the files carry the model's suffix as they do with --out, so a copied output still says what made it
+    assert (tmp_path / "photos_paintings" / "a_paintings.png").is_file()
+    assert (tmp_path / "photos_paintings" / "sub" / "b_paintings.png").is_file()
     # a second run leaves earlier outputs alone unless --overwrite
     for _ in range(2):
         assert main([*CPU, str(folder / "a.png"), "--model", str(model), "--out", str(tmp_path / "o")]) == 0
@@ -183,7 +184,7 @@ def test_current_folder_as_input(tmp_path, monkeypatch):
     _image(tmp_path / "here" / "p.png")
     monkeypatch.chdir(tmp_path / "here")
     assert main([*CPU, ".", "--model", str(model), "--no-progress"]) == 0
-    assert (tmp_path / "here_paintings" / "p.png").is_file()
+    assert (tmp_path / "here_paintings" / "p_paintings.png").is_file()
 
 
 def test_one_large_image_shows_a_bar_over_its_tiles(tmp_path, capsys, monkeypatch):

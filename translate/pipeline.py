@@ -60,10 +60,10 @@ def output_suffix(spec: ModelSpec) -> str:
 
 
 def plan(inputs: Sequence[str], out: str | None, suffix: str, fmt: str) -> list[Job]:
-    """The jobs for the translate command's inputs. Outputs are named NAME_SUFFIX.FMT (the suffix names the
-    model's target domain or scale, so runs of other models or directions into one folder do not collide),
-    beside the inputs without `out`; folders are searched recursively and mirrored (into FOLDER_SUFFIX/
-    without `out`)."""
+    """The jobs for the translate command's inputs. Outputs are named NAME_SUFFIX.FMT wherever they go (the
+    suffix names the model's target domain or scale, so runs of other models or directions into one folder do
+    not collide), beside the inputs without `out`; folders are searched recursively and mirrored (into
+    FOLDER_SUFFIX/ without `out`)."""
     if out and Path(out).exists() and not Path(out).is_dir():
         raise ConfigError(f"--out {out}: is a file; pass a folder")
     pairs = []
@@ -75,8 +75,7 @@ def plan(inputs: Sequence[str], out: str | None, suffix: str, fmt: str) -> list[
             root = Path(out) if out else path.resolve().with_name(f"{path.resolve().name}_{suffix}")
             for file in list_images(path):
                 target = root / file.relative_to(path)
-                pairs.append((file, target.with_name(f"{target.stem}_{suffix}.{fmt}") if out else
-                              target.with_suffix(f".{fmt}")))
+                pairs.append((file, target.with_name(f"{target.stem}_{suffix}.{fmt}")))
         elif path.exists():
             target = Path(out) / f"{path.stem}_{suffix}.{fmt}" if out else path.with_name(f"{path.stem}_{suffix}.{fmt}")
             pairs.append((path, target))
