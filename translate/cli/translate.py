@@ -6,6 +6,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from translate.brush import BRUSHES
 from translate.cli.common import ArgumentParser, parse, run_cli
 from translate.cli.video import add_video_arguments, is_video_input, run_videos
 
@@ -26,6 +27,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
     parser.add_argument("--direction", default="AtoB", choices=("AtoB", "BtoA"),
                         help="for CycleGAN pairs: which generator (default AtoB)")
+    parser.add_argument("--brush", default="medium", choices=tuple(BRUSHES),
+                        help="stroke size of style models on big photos: fine (at the photo's own size: strokes a few "
+                        "pixels wide), medium (at 512 pixels on the shorter side, then guided back to full size "
+                        "along the photo's edges), large (at 320); smaller photos and other models run as they are "
+                        "(default: medium)")
     parser.add_argument("--tile", type=int, help="largest input side run in one piece (0: never tile)")
     parser.add_argument("--tile-overlap", type=int, help="input pixels shared by neighbouring tiles")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -45,6 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> int:
         started = time.perf_counter()
+        from translate.brush import paint
         from translate.data.io import DEFAULT_MAX_PIXELS
         from translate.errors import ConfigError
         from translate.inference import IMAGE_TASKS, Translator
@@ -78,11 +85,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             """Translate one image; a single big image gets a bar over its tiles."""
             tiles = translator.tiles(*decoded.size)
             if not show_bars or len(jobs) != 1 or tiles < 2:
-                return translator.image(decoded)
+                return paint(translator, decoded, args.brush)
             from tqdm import tqdm
 
             with tqdm(total=tiles, unit="tile", leave=False) as tile_bar:
-                return translator.image(decoded, lambda done, total: tile_bar.update(done - tile_bar.n))
+                return paint(translator, decoded, args.brush, lambda done, total: tile_bar.update(done - tile_bar.n))
 
         def advance(done: int, total: int) -> None:
             bar.total = total  # the images to run: skipped ones are not counted
