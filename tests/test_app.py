@@ -98,12 +98,14 @@ def test_models_page_is_a_table_with_a_panel_per_card(shelf):
         " paintings.\n- **Network**: small.\n\n```\n# a comment in a command\n```\n")
     groups = {name: (entries, card) for name, entries, card in shelf.groups()}
     assert sorted(groups) == ["digits", "sr_x2", "style"] and len(groups["style"][0]) == 2
-    table = shelf.model_table().splitlines()
-    assert table[0] == "| model | task | direction | size | trained on | headline figure |" and len(table) == 2 + 3
-    [style_row] = [row for row in table if "**style**" in row]
+    table = shelf.model_table()
+    rows = table.split("<tr>")[1:]
+    assert len(rows) == 1 + 3 and [cell.split(">")[-1] for cell in rows[0].split("</th>")[:-1]] == [
+        "model", "task", "direction", "size", "trained on", "headline figure"]
+    [style_row] = [row for row in rows if "<b>style</b>" in row]
     assert "photos ↔ vangogh" in style_row and "two paintings and a photo" in style_row
-    assert "0.9 called paintings |" in style_row and "each |" in style_row
-    assert [row for row in table if "**sr_x2**" in row][0].count("–") == 2  # no card: no facts
+    assert "0.9 called paintings</td>" in style_row and "each</td>" in style_row
+    assert [row for row in rows if "<b>sr_x2</b>" in row][0].count("–") == 2  # no card: no facts
     details = shelf.model_details(*groups["style"])
     assert details.count("The pair's card.") == 1 and "{" not in details and "'" not in details.split("####")[0]
     assert "#### Style" in details and "\n# a comment in a command" in details

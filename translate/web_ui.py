@@ -382,19 +382,28 @@ class Shelf:
         return list(groups.values())
 
     def model_table(self) -> str:
-        """Markdown: a table of the models, a row per group (see groups): name, task, direction, size, and
-        from its card (see card_facts) what it was trained on and its headline figure."""
+        """HTML: a table of the models, a row per group (see groups): name, task, direction, size, and from
+        its card (see card_facts) what it was trained on and its headline figure. HTML rather than Markdown so
+        the short columns do not wrap mid-word beside the long ones."""
+        from html import escape
+
         if not self.entries:
-            return "No models found. Train one (`train-cyclegan`, `train-srgan`, `train-gan`) or pass `--models DIR`."
-        rows = ["| model | task | direction | size | trained on | headline figure |", "|---|---|---|---|---|---|"]
+            return ("<p>No models found. Train one (<code>train-cyclegan</code>, <code>train-srgan</code>, "
+                    "<code>train-gan</code>) or pass <code>--models DIR</code>.</p>")
+        edge = "border-bottom:1px solid #ccc;padding:6px 8px;text-align:left;vertical-align:top"
+        short = f"{edge};white-space:nowrap"
+        heads = ("model", "task", "direction", "size", "trained on", "headline figure")
+        rows = ["<tr>" + "".join(f'<th style="{short}">{h}</th>' for h in heads) + "</tr>"]
         for name, entries, model_card in self.groups():
             facts = card_facts(model_card.read_text()) if model_card else {}
             sizes = [file_size(e.path) for e in entries]
             size = sizes[0] + (" each" if len(sizes) > 1 else "") if len(set(sizes)) == 1 else " + ".join(sizes)
-            cells = [f"**{name}**", ", ".join(sorted({e.spec.task for e in entries})), group_direction(entries), size,
-                     facts.get("trained on", "–"), facts.get("headline", "–")]
-            rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-        return "\n".join(rows)
+            cells = [f"<b>{escape(name)}</b>"] + [escape(c) for c in (
+                ", ".join(sorted({e.spec.task for e in entries})), group_direction(entries), size)]
+            cells += [escape(facts.get(k, "–")) for k in ("trained on", "headline")]
+            rows.append("<tr>" + "".join(f'<td style="{short if i < 4 else edge}">{c}</td>'
+                                         for i, c in enumerate(cells)) + "</tr>")
+        return f'<table style="width:100%;border-collapse:collapse">{"".join(rows)}</table>'
 
     def model_details(self, entries: list[Entry], model_card: Path | None) -> str:
         """Markdown: each file's spec, formatted, then the card with its headings moved below the tab's."""
@@ -614,8 +623,8 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
     def results(pair: tuple[np.ndarray, np.ndarray], png: str, lines: list[str]) -> tuple:
         """What a run gives the slider tabs: slider, info line, PNG (now shown), crop state, crop, inspection."""
         view = shown(pair, lines)
-        return (view, "\n\n".join(lines), gr.File(value=png, visible=True), pair, side_by_side(pair, 50, 50),
-                gr.Accordion(visible=True))
+        return (gr.ImageSlider(value=view, visible=True), "\n\n".join(lines), gr.File(value=png, visible=True),
+                pair, side_by_side(pair, 50, 50), gr.Accordion(visible=True))
 
     def run_style(payload: Any, label: str | None, progress: Any = progress_bar) -> tuple:
         upload, lines = Upload.from_payload(payload), []
@@ -673,20 +682,29 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
             control.change(crop, [pair, x, y, size], view, show_progress="hidden")
         return pair, view, panel
 
-    def slider_tab(prefix: str, choices: list[str], input_label: str, slider_label: str, button: str) -> tuple:
-        """The style and super-resolution tabs' shared body: input beside a before/after slider, model,
-        button (the examples follow, then slider_tab_results). Gives (input, model dropdown, button, slider)."""
+    def slider_tab(prefix: str, choices: list[str], input_label: str, button: str,
+                   slider_label: str | None) -> tuple:
+        """The style and super-resolution tabs' top: the input, with the before/after slider and the info line
+        beside and under it when `slider_label` is given (else slider_tab_results places them); the model;
+        the button. Gives (input, model dropdown, button, slider or None, info line or None)."""
         with gr.Row():
             given = uploaded_image(label=input_label, elem_id=f"{prefix}-input")
-            slider = gr.ImageSlider(label=slider_label, format="png", interactive=False, elem_id=f"{prefix}-output")
+            slider = None if slider_label is None else \
+                gr.ImageSlider(label=slider_label, format="png", interactive=False, elem_id=f"{prefix}-output")
+        info = None if slider_label is None else gr.Markdown(elem_id=f"{prefix}-info")
         model = gr.Dropdown(choices, value=shelf.default(choices), label="Model", elem_id=f"{prefix}-model")
         go = gr.Button(button, variant="primary", elem_id=f"{prefix}-run")
-        return given, model, go, slider
+        return given, model, go, slider, info
 
-    def slider_tab_results(prefix: str, what: str, slider: Any) -> list:
-        """After the examples: an info line, the PNG download and the inspection panel, hidden until a result.
-        Gives the run's outputs, in the order `results` fills them."""
-        info = gr.Markdown(elem_id=f"{prefix}-info")
+    def slider_tab_results(prefix: str, what: str, slider: Any, info: Any, slider_label: str = "") -> list:
+        """After the examples: the slider and info line if slider_tab left them out (full width, the slider
+        hidden until a result), the PNG download and the inspection panel, both hidden until a result. Gives
+        the run's outputs, in the order `results` fills them."""
+        if info is None:
+            info = gr.Markdown(elem_id=f"{prefix}-info")
+        if slider is None:
+            slider = gr.ImageSlider(label=slider_label, format="png", interactive=False, visible=False,
+                                    elem_id=f"{prefix}-output")
         png = gr.File(label="Full-size PNG", interactive=False, visible=False, elem_id=f"{prefix}-file")
         pair, view, panel = crop_controls(prefix, what)
         return [slider, info, png, pair, view, panel]
@@ -698,12 +716,12 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
         if choices:
             with gr.Tab("Style transfer", elem_id="tab-style"):
                 gr.Markdown(app_limits.image_line(), elem_id="style-limits")
-                style_in, style_model, style_go, style_slider = slider_tab(
-                    "style", choices, "Input", "Input | output (drag the handle)", "Translate")
+                style_in, style_model, style_go, style_slider, style_info = slider_tab(
+                    "style", choices, "Input", "Translate", "Input | output (drag the handle)")
                 gr.Examples(_examples("photos_vangogh/photos/golden_gate.jpg", "photos_vangogh/photos/tubingen.jpg",
                                       "horse2zebra/0.png", "monet_etretat/trainB/etretat-normandy-france.jpg"),
                             inputs=style_in, elem_id="style-examples")
-                style_outputs = slider_tab_results("style", "input | output", style_slider)
+                style_outputs = slider_tab_results("style", "input | output", style_slider, style_info)
                 style_go.click(guarded(run_style), [style_in, style_model], style_outputs, api_name="style",
                                preprocess=False)
         choices = shelf.choices("super-resolution")
@@ -711,8 +729,7 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
             with gr.Tab("Super-resolution", elem_id="tab-sr"):
                 gr.Markdown(app_limits.image_line(sr=True) + " Big inputs run in tiles, with a progress bar.",
                             elem_id="sr-limits")
-                sr_in, sr_model, sr_go, sr_slider = slider_tab(
-                    "sr", choices, "Low-resolution input", "Bicubic | model (drag the handle)", "Upscale")
+                sr_in, sr_model, sr_go, _, _ = slider_tab("sr", choices, "Low-resolution input", "Upscale", None)
                 gr.Markdown("The bundled `sr_x4` learned from clean photos shrunk 4x (bicubic), like the first four "
                             "examples. It sharpens JPEG blocks and noise along with the detail, as the last example "
                             "(a heavily compressed JPEG) shows.", elem_id="sr-note",
@@ -720,7 +737,8 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
                 gr.Examples(_examples("sr/x4_inputs/tubingen.png", "sr/x4_inputs/butterfly.png",
                                       "sr/x4_inputs/baby.png", "sr/x4_inputs/bird.png", "realworld_lq/0014.jpg"),
                             inputs=sr_in, elem_id="sr-examples")
-                sr_outputs = slider_tab_results("sr", "bicubic | model", sr_slider)
+                sr_outputs = slider_tab_results("sr", "bicubic | model", None, None,
+                                                "Bicubic | model, whole image (drag the handle)")
                 sr_go.click(guarded(run_sr), [sr_in, sr_model], sr_outputs, api_name="super_resolve",
                             preprocess=False)
         choices = shelf.choices(("translation", "super-resolution"))
@@ -757,13 +775,13 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
                     with gr.Column(visible=False) as upload_column:
                         paired_in = uploaded_image(label="Input label map", elem_id="paired-input")
                     paired_out = gr.Image(label="Output", format="png", interactive=False, elem_id="paired-output")
-                paired_info = gr.Markdown(elem_id="paired-info")
                 gr.HTML(facade_legend(), elem_id="paired-legend")
-                gr.Examples(_examples(*(f"facade_labels/drawn_{i}.png" for i in range(3))), inputs=paired_in,
-                            label="Examples (label maps to upload)", elem_id="paired-examples")
+                paired_info = gr.Markdown(elem_id="paired-info")
                 paired_model = gr.Dropdown(choices, value=shelf.default(choices), label="Model",
                                            elem_id="paired-tab-model")
                 paired_go = gr.Button("Translate", variant="primary", elem_id="paired-run")
+                gr.Examples(_examples(*(f"facade_labels/drawn_{i}.png" for i in range(3))), inputs=paired_in,
+                            label="Examples (label maps to upload)", elem_id="paired-examples")
                 paired_source.change(lambda source: (gr.Column(visible=source == SKETCH),
                                                      gr.Column(visible=source == UPLOAD)),
                                      paired_source, [sketch_column, upload_column], show_progress="hidden")
@@ -790,7 +808,8 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
                 gen_go.click(guarded(shelf.generate), [gen_model, gen_seed, gen_class, gen_n],
                              [gen_grid, gen_strip], api_name="generate")
         with gr.Tab("Models", elem_id="tab-models"):
-            gr.Markdown(shelf.model_table(), elem_id="models")
+            gr.Markdown("Every model served here; open a model's panel below for its spec and card.")
+            gr.HTML(shelf.model_table(), elem_id="models")
             for name, entries, model_card in shelf.groups():
                 with gr.Accordion(f"{name}: {group_direction(entries)} (spec and card)", open=False):
                     gr.Markdown(shelf.model_details(entries, model_card))
