@@ -338,3 +338,19 @@ def test_models_add_to_the_bundled_ones(tmp_path, monkeypatch):
     assert folders == [folder, bundled_models_dir()] and alone == [folder]
     assert (limits.max_mp, limits.max_sr_mp, limits.max_batch_files, limits.max_video_seconds) == (12, 2, 5, 20)
     assert defaults == AppLimits()
+
+
+def test_big_results_are_shown_scaled_down_and_kept_on_disk_for_the_crops(shelf):
+    """A result over the page's limit is sent scaled down (aspect kept); the inspection view's pair is kept
+    as files, read back memory-mapped, so a session does not hold two 64 MP images."""
+    from translate.web_ui import for_display, side_by_side
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    assert for_display(image, max_pixels=600).shape == (20, 30, 3)
+    assert for_display(image[..., 0], max_pixels=600).shape == (20, 30)
+    assert for_display(image, max_pixels=2400) is image
+    before, after = shelf.keep_pair((image, image[..., 0]))
+    kept = tuple(np.load(path, mmap_mode="r") for path in (before, after))
+    assert isinstance(kept[1], np.memmap) and np.array_equal(kept[0], image)
+    assert np.array_equal(side_by_side(kept, 50, 50, side=10), side_by_side((image, image[..., 0]), 50, 50, side=10))

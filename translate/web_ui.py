@@ -255,6 +255,14 @@ class Shelf:
         """The full-size result as a PNG file to download (Gradio would re-encode a shown image as webp)."""
         return str(write_image(self.request_dir() / f"{name}.png", out.pixels, out.alpha))
 
+    def keep_pair(self, pair: tuple[np.ndarray, np.ndarray]) -> tuple[str, str]:
+        """A result and what it is compared with, saved for the inspection view's crops: a session keeps the
+        two file names, not the images (two 64 MP images for a 4 MP input at x4 are 0.4 GB)."""
+        folder = self.request_dir()
+        for name, image in zip(("before.npy", "after.npy"), pair, strict=True):
+            np.save(folder / name, image, allow_pickle=False)
+        return str(folder / "before.npy"), str(folder / "after.npy")
+
     def style(self, upload: Upload | None, label: str | None, progress: Progress | None = None) -> np.ndarray:
         return to_display(self.style_output(upload, label, progress)[1])
 
@@ -549,13 +557,13 @@ def side_by_side(pair: tuple[np.ndarray, np.ndarray], x: float, y: float, side: 
 
     x, y: the crop's centre as a percentage of the width and height; the crop stays inside the image."""
     views = []
-    for image in pair:
-        rgb = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image[..., :3]
-        h, w = rgb.shape[:2]
+    for image in pair:  # cropped first: the images may be memory-mapped files, read only where cropped
+        h, w = image.shape[:2]
         ch, cw = (min(side, h), min(side, w)) if side else (h, w)
         top = int(round(np.clip(y / 100 * h - ch / 2, 0, h - ch)))
         left = int(round(np.clip(x / 100 * w - cw / 2, 0, w - cw)))
-        views.append(rgb[top:top + ch, left:left + cw])
+        view = np.asarray(image[top:top + ch, left:left + cw])
+        views.append(np.repeat(view[..., None], 3, axis=2) if view.ndim == 2 else view[..., :3])
     gap = np.full((views[0].shape[0], 8, 3), 255, dtype=np.uint8)
     return np.concatenate([views[0], gap, views[1]], axis=1)
 
@@ -624,7 +632,7 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
         """What a run gives the slider tabs: slider, info line, PNG (now shown), crop state, crop, inspection."""
         view = shown(pair, lines)
         return (gr.ImageSlider(value=view, visible=True), "\n\n".join(lines), gr.File(value=png, visible=True),
-                pair, side_by_side(pair, 50, 50), gr.Accordion(visible=True))
+                shelf.keep_pair(pair), side_by_side(pair, 50, 50), gr.Accordion(visible=True))
 
     def run_style(payload: Any, label: str | None, progress: Any = progress_bar) -> tuple:
         upload, lines = Upload.from_payload(payload), []
@@ -657,17 +665,25 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
                 gr.Warning(line.removeprefix("warning: "))
         return out, "\n\n".join(lines)
 
-    def crop(pair: Any, x: float, y: float, view: str = next(iter(VIEW_SIDES))) -> np.ndarray | None:
-        if not pair:
+    def crop(kept: Any, x: float, y: float, view: str = next(iter(VIEW_SIDES))) -> np.ndarray | None:
+        """The inspection view of the pair keep_pair saved (read in part, memory-mapped); None when there is
+        none yet or it was pruned (after an hour)."""
+        try:
+            pair = tuple(np.load(path, mmap_mode="r", allow_pickle=False) for path in kept or ())
+        except (OSError, ValueError):
+            return None
+        if len(pair) != 2:
             return None
         side = VIEW_SIDES.get(view, CROP_SIDE)
-        return for_display(side_by_side(pair, x, y, side), 2 * DISPLAY_MAX_PIXELS) if side == 0 else \
-            side_by_side(pair, x, y, side)
+        if side == 0:  # both whole: at full size up to the page's limit, scaled down beyond
+            pair = (for_display(np.asarray(pair[0])), for_display(np.asarray(pair[1])))
+        return side_by_side(pair, x, y, side)
 
     def crop_controls(prefix: str, what: str) -> tuple[Any, Any]:
         """A movable 1:1 crop of a result beside the same crop of what it is compared with, or both whole at
         full size (the image's download and fullscreen buttons then give every pixel), in a panel that stays
-        hidden until there is a result and then starts collapsed. Gives (the pair's state, the crop, the panel)."""
+        hidden until there is a result and then starts collapsed. Gives (the state holding the names of the
+        pair's files, the crop, the panel)."""
         pair = gr.State()
         with gr.Accordion(f"Inspect at full size: {what}", open=False, visible=False,
                           elem_id=f"{prefix}-inspect") as panel:
