@@ -315,6 +315,8 @@ def test_models_add_to_the_bundled_ones(tmp_path, monkeypatch):
     assert app_folders([str(folder)]) == [folder, bundled_models_dir()]
     assert app_folders([str(folder)], bundled=False) == [folder]
     assert app_folders([str(bundled_models_dir())]) == [bundled_models_dir()]
+    with pytest.raises(UserError, match="^--models .*typo: no such folder; pass folders of model files"):
+        app_folders([str(tmp_path / "typo")])
     both = Shelf(app_folders([str(folder)]), device="cpu")
     offered = both.choices("translation", paired=False)
     assert offered[0] == "photos → vangogh (vangogh_A2B)" and "photos → vangogh (vangogh_A2B) · bundled" in offered

@@ -29,7 +29,7 @@ from translate.checkpoint import load_model, read_spec
 from translate.data.convert import to_gray
 from translate.data.folders import samples_dir
 from translate.data.io import DecodedImage, read_image, write_image
-from translate.errors import UserError
+from translate.errors import ConfigError, UserError
 from translate.inference import Output, Progress, Translator
 from translate.label_maps import FACADE_CLASSES, colour, draw_facade
 from translate.model_spec import ModelSpec
@@ -117,8 +117,12 @@ def _scan(folders: list[Path]) -> tuple[list[Entry], list[str]]:
 
 def app_folders(folders: list[str] | None, bundled: bool = True) -> list[Path]:
     """The folders translate-app serves: the user's `folders`, then (bundled) the bundled models' folder
-    unless it is one of them."""
+    unless it is one of them. ConfigError for a folder that is not there (a typo would serve nothing)."""
     chosen = [Path(f) for f in folders or []]
+    for folder in chosen:
+        if not folder.is_dir():
+            raise ConfigError(f"--models {folder}: {'is a file' if folder.exists() else 'no such folder'}; "
+                              "pass folders of model files")
     if bundled and not any(_same(f, bundled_models_dir()) for f in chosen):
         chosen.append(bundled_models_dir())
     return chosen

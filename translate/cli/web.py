@@ -24,18 +24,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--share", action="store_true", help="also open a public Gradio share link")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                         help="where models run (default: auto, CUDA when there is a GPU)")
-    parser.add_argument("--max-file-size", default="25mb", help="largest upload (default: 25mb)")
+    parser.add_argument("--max-file-size", default="25mb", metavar="SIZE", help="largest upload (default: 25mb)")
     limits = parser.add_argument_group("limits", "images over their limit are scaled down to it, with a note in the "
                                        "page; clips over theirs are refused")
-    for field, unit, what in (("max_mp", "MP", "a translation input: style, paired, batch"),
-                              ("max_sr_mp", "MP", "a super-resolution input (x4: 16 times the output)"),
-                              ("max_video_mp", "MP", "a clip's frames, translation"),
-                              ("max_video_sr_mp", "MP", "a clip's frames, super-resolution"),
-                              ("max_video_seconds", "S", "a clip's length"),
+    for field, unit, what in (("max_mp", "MP", "megapixels of a translation input (style, paired, batch)"),
+                              ("max_sr_mp", "MP", "megapixels of a super-resolution input (x4: a 16 times "
+                                                  "larger output)"),
+                              ("max_video_mp", "MP", "megapixels of a clip's frames, translation"),
+                              ("max_video_sr_mp", "MP", "megapixels of a clip's frames, super-resolution"),
+                              ("max_video_seconds", "S", "seconds of a clip"),
                               ("max_batch_files", "N", "files in one batch")):
         default = getattr(defaults, field)
         limits.add_argument(f"--{field.replace('_', '-')}", type=type(default), default=default, metavar=unit,
-                            help=f"largest {what} (default: {default:g})")
+                            help=f"at most this many {what} (default: {default:g})")
     parser.add_argument("--debug", action="store_true",
                         help="show server paths and error details in the page (never on a public server)")
     args = parse(parser, argv)
