@@ -141,7 +141,11 @@ def to_display(out: Output) -> np.ndarray:
     if out.alpha is not None:
         rgb = pixels if pixels.ndim == 3 else np.repeat(pixels[..., None], 3, axis=2)
         pixels = np.concatenate([rgb, out.alpha[..., None]], axis=2)
-    return np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)
+    # one float temporary, worked on in place: a 64 MP result is 0.77 GB as float32
+    scaled = np.clip(pixels, 0, 1)
+    scaled *= 255
+    np.rint(scaled, out=scaled)
+    return scaled.astype(np.uint8)
 
 
 def resized(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -656,7 +660,12 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
 
     def run_batch(payloads: Any, label: str | None, progress: Any = progress_bar) -> tuple:
         uploads = [u for u in map(Upload.from_payload, payloads or []) if u is not None]
-        return shelf.batch(uploads, label, reporter(progress, "files"))
+        archive, log = shelf.batch(uploads, label, reporter(progress, "files"))
+        return gr.File(value=archive, visible=archive is not None), log
+
+    def run_generate(label: str | None, seed: float, klass: str | None, n: float) -> tuple:
+        grid, strip = shelf.generate(label, seed, klass, n)
+        return gr.Image(value=grid, visible=True), gr.Image(value=strip, visible=True)
 
     def run_paired(source: str, payload: Any, sketch: Any, label: str | None) -> tuple[np.ndarray, str]:
         lines: list[str] = []
@@ -771,7 +780,8 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
                 batch_model = gr.Dropdown(choices, value=shelf.default(choices), label="Model",
                                           elem_id="batch-model")
                 batch_go = gr.Button("Run on every file", variant="primary", elem_id="batch-run")
-                batch_zip = gr.File(label="Outputs (zip of PNGs)", interactive=False, elem_id="batch-output")
+                batch_zip = gr.File(label="Outputs (zip of PNGs)", interactive=False, visible=False,
+                                    elem_id="batch-output")
                 batch_log = gr.Textbox(label="Log", lines=4, interactive=False, elem_id="batch-log")
                 batch_go.click(guarded(run_batch), [batch_in, batch_model], [batch_zip, batch_log],
                                api_name="batch", preprocess=False)
@@ -822,10 +832,11 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
                     gen_class = gr.Dropdown([EVERY_CLASS, *(first.labels or ())], value=EVERY_CLASS,
                                             label="Class (conditional models)", elem_id="gen-class")
                 gen_go = gr.Button("Generate", variant="primary", elem_id="gen-run")
-                gen_grid = gr.Image(label="Samples", format="png", interactive=False, elem_id="gen-output")
+                gen_grid = gr.Image(label="Samples", format="png", interactive=False, visible=False,
+                                    elem_id="gen-output")
                 gen_strip = gr.Image(label="Interpolation from seed to seed + 1 (conditional models: a row per "
-                                     "class)", format="png", interactive=False, elem_id="gen-strip")
-                gen_go.click(guarded(shelf.generate), [gen_model, gen_seed, gen_class, gen_n],
+                                     "class)", format="png", interactive=False, visible=False, elem_id="gen-strip")
+                gen_go.click(guarded(run_generate), [gen_model, gen_seed, gen_class, gen_n],
                              [gen_grid, gen_strip], api_name="generate")
         with gr.Tab("Models", elem_id="tab-models"):
             gr.Markdown("Every model served here; open a model's panel below for its spec and card.")
