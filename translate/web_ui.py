@@ -1,12 +1,13 @@
 """The web app: a Gradio Blocks UI over the same Translator and samplers as the command line.
 
-Tabs: style transfer (translation models), super-resolution (before/after slider and a movable 1:1 crop),
-batches (several files in, one zip out), paired translation (models whose spec says their input is a label map
-or sketch, with a sketch pad), generation
-(grids and interpolation strips) and a page describing each model. Results are offered as full-size PNGs.
-Uploads reach the handlers undecoded (the events skip Gradio's preprocessing) and go through the command
-line's per-image pipeline (translate.pipeline) with the app's limits, so a bad file gets the same one-line
-message, shown in the page.
+Tabs, each shown only when a served model can use it: style transfer and super-resolution (before/after
+sliders and a movable 1:1 crop), batches (several files in, one zip out), video (translate.web_ui_video),
+paired translation (models whose spec says their input is a label map or sketch: a sketch pad or an upload,
+one at a time), generation (grids and interpolation strips), and a table of the models with a panel per
+model card. Results are offered as full-size PNGs. Uploads reach the handlers undecoded (the events skip
+Gradio's preprocessing) and go through the command line's per-image pipeline (translate.pipeline) with the
+app's limits (translate.app_limits: images over them are scaled down, with a note), so a bad file gets the
+same one-line message, shown in the page.
 """
 
 from __future__ import annotations
