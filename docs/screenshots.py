@@ -1,9 +1,9 @@
-"""Redraw the README's screenshots of the web app: the style transfer tab with the bundled vangogh model, the
-super-resolution tab with sr_x4 (slider, then the 1:1 crop moved onto a detail), in headless Chromium on a
-loopback port.
+"""Redraw the screenshots of the web app (docs/app.md, the README): the style transfer tab with the bundled
+vangogh model, the super-resolution tab with sr_x4 (slider, then the 1:1 crop moved onto a detail), the Models
+tab, in headless Chromium on a loopback port.
 
-    .venv/bin/python docs/screenshots.py    # writes docs/app-style-transfer.jpg, docs/app-super-resolution.png
-                                            # and docs/app-super-resolution-zoom.png
+    .venv/bin/python docs/screenshots.py    # writes docs/app-style-transfer.jpg, docs/app-super-resolution.png,
+                                            # docs/app-super-resolution-zoom.png and docs/app-models.png
 
 Needs Playwright (in the `dev` extra that `make setup` installs) and Debian's chromium (`apt-get install
 chromium`); takes a few minutes on a CPU.
@@ -64,7 +64,10 @@ def main() -> int:
             page.set_viewport_size({"width": 1100, "height": 900})
             _run_tab(page, "Super-resolution", "sr", SAMPLES / "sr/x4_inputs/tubingen.png")
             page.wait_for_function("document.querySelectorAll('#sr-output img').length == 2")
+            page.wait_for_timeout(1000)
             page.locator("#sr-output").screenshot(path=str(DOCS / "app-super-resolution.png"))
+            page.locator("#sr-inspect").get_by_text("Inspect at full size").click()  # collapsed at first
+            page.locator("#sr-crop img").wait_for(state="visible")
             before = page.get_attribute("#sr-crop img", "src")
             for slider, value in (("x", "80"), ("y", "50")):  # the windows of the pink and yellow houses
                 field = page.locator(f"#sr-{slider} input[type=number]")
@@ -73,11 +76,16 @@ def main() -> int:
             page.wait_for_function(f"document.querySelector('#sr-crop img').src != {before!r}", timeout=60_000)
             page.wait_for_timeout(1500)
             page.locator("#sr-crop").screenshot(path=str(DOCS / "app-super-resolution-zoom.png"))
+
+            page.set_viewport_size({"width": 1100, "height": 700})
+            page.get_by_role("tab", name="Models").click()
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(DOCS / "app-models.png"), full_page=True)
             browser.close()
     finally:
         app.close()
-    print(f"wrote {DOCS / 'app-style-transfer.jpg'}, {DOCS / 'app-super-resolution.png'} and "
-          f"{DOCS / 'app-super-resolution-zoom.png'}")
+    print(f"wrote {DOCS / 'app-style-transfer.jpg'}, {DOCS / 'app-super-resolution.png'}, "
+          f"{DOCS / 'app-super-resolution-zoom.png'} and {DOCS / 'app-models.png'}")
     return 0
 
 

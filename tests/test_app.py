@@ -7,6 +7,7 @@ import pytest
 from helpers import tiny_generator, tiny_sr, tiny_translator
 from PIL import Image
 
+from translate.app_limits import AppLimits
 from translate.errors import UserError
 from translate.web_ui import Shelf, Upload, _examples
 
@@ -35,8 +36,8 @@ def test_models_are_sorted_into_tabs(shelf):
     assert shelf.choices("translation") == ["photos → vangogh (style_A2B)", "vangogh → photos (style_B2A)"]
     assert shelf.choices("super-resolution") == ["x2 (sr_x2)"]
     assert shelf.choices("generation") == ["digits"]
-    text = shelf.describe()
-    assert "A card." in text and "broken.safetensors" in text
+    assert "broken.safetensors" in shelf.unreadable()
+    assert "A card." in shelf.model_details(*shelf.groups()[0][1:])
 
 
 @pytest.mark.parametrize("mode, shape", [("RGB", (20, 30, 3)), ("L", (20, 30)), ("RGBA", (20, 30, 4))])
@@ -47,8 +48,36 @@ def test_style_keeps_size_and_look(shelf, tmp_path, mode, shape):
 
 def test_super_resolution_slider_pair(shelf, tmp_path):
     (before, after), size = shelf.super_resolve(_upload(tmp_path, "a.png"), "x2 (sr_x2)")
-    assert before.shape == after.shape == (40, 60, 3)
+    assert before.shape == after.shape == (40, 60, 3) and before.dtype == after.dtype == np.uint8
     assert size.startswith("30×20 → 60×40")
+    (gray_before, gray_after), _ = shelf.super_resolve(_upload(tmp_path, "g.png", mode="L"), "x2 (sr_x2)")
+    assert gray_before.shape == gray_after.shape == (40, 60)
+
+
+def test_images_over_the_limits_are_scaled_down_with_a_note(shelf, tmp_path):
+    """The app scales an image over its limit down to it (aspect kept) and says so; the command line keeps
+    full size. The limits are the translate-app flags'."""
+    small = Shelf(shelf.folders, device="cpu", limits=AppLimits(max_mp=0.0006, max_sr_mp=0.0002))
+    notes = []
+    decoded, out = small.style_output(_upload(tmp_path, "big.png", size=(60, 40)), "photos → vangogh (style_A2B)",
+                                      note=notes.append)
+    assert decoded.size == (30, 20) and out.pixels.shape == (20, 30, 3)
+    assert notes == ["note: big.png: 60x40 (0.0024 MP) scaled down to 30x20, the limit of 0.0006 MP here"]
+    notes.clear()
+    before, out, size = small.super_resolve_output(_upload(tmp_path, "b.png", size=(40, 20)), "x2 (sr_x2)",
+                                                   note=notes.append)
+    assert before.shape[:2] == out.pixels.shape[:2] == (20, 40) and size.startswith("20×10 → 40×20")
+    assert notes[0].startswith("note: b.png: 40x20 (0.0008 MP) scaled down to 20x10")
+    _, log = small.batch([_upload(tmp_path, "c.png", size=(60, 40))], "photos → vangogh (style_A2B)")
+    assert log.splitlines() == ["note: c.png: 60x40 (0.0024 MP) scaled down to 30x20, the limit of 0.0006 MP here",
+                                "1 written, 0 skipped, 0 failed"]
+    small.style_output(_upload(tmp_path, "fits.png", size=(30, 20)), "photos → vangogh (style_A2B)",
+                       note=notes.append)
+    assert len(notes) == 1  # an image within the limit: no note
+    assert AppLimits().image_line() == ("Images up to 4 MP; larger ones are scaled down to 4 MP (the `translate` "
+                                        "command keeps full size).")
+    with pytest.raises(UserError, match="--max-sr-mp must be a positive number"):
+        AppLimits(max_sr_mp=0)
 
 
 def test_generate_grid_and_strip(shelf):
@@ -61,9 +90,26 @@ def test_generate_grid_and_strip(shelf):
     assert np.array_equal(shelf.generate("digits", 3, "", 4)[1], strip)  # an empty class means every class
 
 
-def test_models_page_shows_a_pairs_card_once(shelf):
-    (shelf.entries[0].path.parent / "style.md").write_text("# Style\nThe pair's card.")
-    assert shelf.describe().count("The pair's card.") == 1
+def test_models_page_is_a_table_with_a_panel_per_card(shelf):
+    """A row and a panel per model, a pair of translators sharing its card's; the card's "Trained on" and
+    "Headline" lines fill the table; specs read as words, not Python dicts; card headings sit below the tab's."""
+    (shelf.entries[0].path.parent / "style.md").write_text(
+        "# Style\nThe pair's card.\n\n- **Trained on**: two paintings\n  and a photo.\n- **Headline**: 0.9 called"
+        " paintings.\n- **Network**: small.\n\n```\n# a comment in a command\n```\n")
+    groups = {name: (entries, card) for name, entries, card in shelf.groups()}
+    assert sorted(groups) == ["digits", "sr_x2", "style"] and len(groups["style"][0]) == 2
+    table = shelf.model_table()
+    rows = table.split("<tr>")[1:]
+    assert len(rows) == 1 + 3 and [cell.split(">")[-1] for cell in rows[0].split("</th>")[:-1]] == [
+        "model", "task", "direction", "size", "trained on", "headline figure"]
+    [style_row] = [row for row in rows if "<b>style</b>" in row]
+    assert "photos ↔ vangogh" in style_row and "two paintings and a photo" in style_row
+    assert "0.9 called paintings</td>" in style_row and "each</td>" in style_row
+    assert [row for row in rows if "<b>sr_x2</b>" in row][0].count("–") == 2  # no card: no facts
+    details = shelf.model_details(*groups["style"])
+    assert details.count("The pair's card.") == 1 and "{" not in details and "'" not in details.split("####")[0]
+    assert "#### Style" in details and "\n# a comment in a command" in details
+    assert "- network: `resnet` (" in details
 
 
 def test_bundled_folder_lists_no_stray_exports(tmp_path, monkeypatch):
@@ -140,9 +186,6 @@ def test_errors_become_messages(shelf, tmp_path):
         shelf.style(None, "photos → vangogh (style_A2B)")
     with pytest.raises(UserError, match="pick a model first"):
         shelf.style(_upload(tmp_path, "a.png"), None)
-    big = _upload(tmp_path, "big.png", size=(1200, 1000))
-    with pytest.raises(UserError, match="is 1.2 MP, over the limit of 1 MP"):
-        shelf.super_resolve(big, "x2 (sr_x2)")
     with pytest.raises(UserError, match="number of samples"):
         shelf.generate("digits", 0, "", 500)
 
@@ -223,3 +266,93 @@ def test_tabs_start_on_the_bundled_vangogh_or_the_first_choice(shelf):
     assert bundled.default(bundled.choices("super-resolution")) == "x4 (sr_x4)"
     assert shelf.default(shelf.choices("translation")) == "photos → vangogh (style_A2B)"
     assert shelf.default([]) is None
+
+
+def test_paired_upload_that_is_not_a_label_map_gets_a_warning(shelf, tmp_path, samples):
+    """A photo given to a label-map model is translated (into a smear) with a warning; a drawn label map,
+    or a JPEG one from the facades set, passes without."""
+    from translate.web_ui import looks_like_label_map
+
+    label = "photos → vangogh (style_A2B)"
+    notes = []
+    photo = samples / "photos_vangogh/photos/golden_gate.jpg"
+    assert shelf.paired(Upload(str(photo), "holiday.jpg"), None, label, notes.append).shape == (734, 979, 3)
+    assert len(notes) == 1 and notes[0].startswith("warning: holiday.jpg does not look like a label map")
+    drawn = samples / "facade_labels/drawn_0.png"
+    shelf.paired(Upload(str(drawn), "drawn.png"), None, label, notes.append)
+    assert len(notes) == 1
+    rng = np.random.default_rng(0)
+    flat = np.repeat(np.repeat(rng.integers(0, 12, (4, 4)), 16, 0), 16, 1)
+    palette = rng.integers(0, 256, (12, 3))
+    jpeg_like = np.clip(palette[flat] + rng.normal(0, 2, (64, 64, 3)), 0, 255) / 255
+    assert looks_like_label_map(jpeg_like)
+    assert not looks_like_label_map(rng.random((64, 64, 3)))
+
+
+def test_tabs_without_a_model_are_left_out(tmp_path):
+    """A folder of super-resolution models only: no style, paired or generate tab (they were there, empty)."""
+    from translate.web_ui import build_app
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    tiny_sr(folder / "sr_x2.safetensors")
+    tabs = [c["props"]["label"] for c in build_app([folder], device="cpu").config["components"]
+            if c["type"] == "tabitem"]
+    assert tabs == ["Super-resolution", "Batch", "Video", "Models"]
+
+
+def test_models_add_to_the_bundled_ones(tmp_path, monkeypatch):
+    """translate-app --models DIR serves DIR's models beside the bundled ones (its own first, and the tabs start
+    on them); --no-bundled serves DIR alone; a name both have is told apart. The --max-* flags set the limits."""
+    import translate.web_ui
+    from translate.cli.web import main
+    from translate.web_ui import app_folders
+    from translate.zoo import bundled_models_dir
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    tiny_translator(folder / "vangogh_A2B.safetensors", ("photos", "vangogh"))
+    assert app_folders([str(folder)]) == [folder, bundled_models_dir()]
+    assert app_folders([str(folder)], bundled=False) == [folder]
+    assert app_folders([str(bundled_models_dir())]) == [bundled_models_dir()]
+    with pytest.raises(UserError, match="^--models .*typo: no such folder; pass folders of model files"):
+        app_folders([str(tmp_path / "typo")])
+    both = Shelf(app_folders([str(folder)]), device="cpu")
+    offered = both.choices("translation", paired=False)
+    assert offered[0] == "photos → vangogh (vangogh_A2B)" and "photos → vangogh (vangogh_A2B) · bundled" in offered
+    assert both.default(offered) == offered[0] and both.entry(offered[0]).path.parent == folder
+    assert both.choices("super-resolution") == ["x4 (sr_x4)"]
+
+    launched = []
+
+    class App:
+        def launch(self, **kwargs):
+            pass
+
+    def build_app(folders, device, debug, limits):
+        launched.append((folders, limits))
+        return App()
+
+    monkeypatch.setattr(translate.web_ui, "build_app", build_app)
+    assert main(["--models", str(folder), "--max-mp", "12", "--max-sr-mp", "2", "--max-batch-files", "5"]) == 0
+    assert main(["--models", str(folder), "--no-bundled"]) == 0
+    (folders, limits), (alone, defaults) = launched
+    assert folders == [folder, bundled_models_dir()] and alone == [folder]
+    assert (limits.max_mp, limits.max_sr_mp, limits.max_batch_files, limits.max_video_seconds) == (12, 2, 5, 20)
+    assert defaults == AppLimits()
+
+
+def test_big_results_are_shown_scaled_down_and_kept_on_disk_for_the_crops(shelf):
+    """A result over the page's limit is sent scaled down (aspect kept); the inspection view's pair is kept
+    as files, read back memory-mapped, so a session does not hold two 64 MP images."""
+    from translate.web_ui import for_display, side_by_side
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    assert for_display(image, max_pixels=600).shape == (20, 30, 3)
+    assert for_display(image[..., 0], max_pixels=600).shape == (20, 30)
+    assert for_display(image, max_pixels=2400) is image
+    before, after = shelf.keep_pair((image, image[..., 0]))
+    kept = tuple(np.load(path, mmap_mode="r") for path in (before, after))
+    assert isinstance(kept[1], np.memmap) and np.array_equal(kept[0], image)
+    assert np.array_equal(side_by_side(kept, 50, 50, side=10), side_by_side((image, image[..., 0]), 50, 50, side=10))

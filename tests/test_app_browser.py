@@ -96,12 +96,28 @@ def _upload_and_run(page, tab: str, prefix: str, image: Path) -> None:
     _run(page, prefix)
 
 
+def _tabs(page) -> list[str]:
+    return [t.strip() for t in page.get_by_role("tab").all_inner_texts()]
+
+
 def test_style_tab(page, samples, screenshots):
+    page.reload()
+    page.wait_for_selector("#style-input")
+    # before a result: the limits stated, no empty PNG box, no inspection panel
+    assert "Images up to 4 MP; larger ones are scaled down to 4 MP" in page.inner_text("#style-limits")
+    assert not page.locator("#style-file").is_visible() and not page.locator("#style-inspect").is_visible()
+    page.screenshot(path=str(screenshots / "style-empty.png"), full_page=True)
     _upload_and_run(page, "Style transfer", "style", samples / "photos_vangogh/photos/golden_gate.jpg")
-    assert _natural_sizes(page, "#style-output") == [[979, 734]]
-    assert _natural_sizes(page, "#style-crop") == [[2 * 320 + 8, 320]]  # input | output, 1:1
+    # the before/after slider: input and output, both at full size
+    page.wait_for_function("document.querySelectorAll('#style-output img').length == 2")
+    assert _natural_sizes(page, "#style-output") == [[979, 734], [979, 734]]
     assert "golden_gate_style_A2B\n.png" in page.inner_text("#style-file")
+    assert "979×734; left: input, right: output" in page.inner_text("#style-info")
+    assert page.locator("#style-inspect").is_visible() and not page.locator("#style-crop").is_visible()
     page.screenshot(path=str(screenshots / "style.png"), full_page=True)
+    page.locator("#style-inspect").get_by_text("Inspect at full size").click()  # collapsed until opened
+    page.locator("#style-crop").wait_for(state="visible")
+    assert _natural_sizes(page, "#style-crop") == [[2 * 320 + 8, 320]]  # input | output, 1:1
     page.locator("#style-view").get_by_text("whole image").click()  # input | output, both whole at full size
     page.wait_for_function("document.querySelector('#style-crop img')?.naturalWidth == 2 * 979 + 8",
                            timeout=30_000)
@@ -113,7 +129,10 @@ def test_super_resolution_tab(page, samples, screenshots):
     _upload_and_run(page, "Super-resolution", "sr", samples / "realworld_lq/0014.jpg")
     page.wait_for_function("document.querySelectorAll('#sr-output img').length == 2")
     assert _natural_sizes(page, "#sr-output") == [[358, 358], [358, 358]]
-    assert "179×179 → 358×358" in page.inner_text("#sr-size")
+    assert "179×179 → 358×358" in page.inner_text("#sr-info")
+    assert "Images up to 4 MP" in page.inner_text("#sr-limits")
+    page.locator("#sr-inspect").get_by_text("Inspect at full size").click()
+    page.locator("#sr-crop").wait_for(state="visible")
     assert _natural_sizes(page, "#sr-crop") == [[2 * 320 + 8, 320]]
     assert "0014_x2\n.png" in page.inner_text("#sr-file")
     page.screenshot(path=str(screenshots / "super-resolution.png"), full_page=True)
@@ -142,6 +161,8 @@ def test_every_example_runs_then_an_upload(page, samples, tab, prefix, sizes):
 
 def test_slider_moves_the_crop(page, samples):
     _upload_and_run(page, "Super-resolution", "sr", samples / "realworld_lq/0014.jpg")
+    if not page.locator("#sr-crop").is_visible():
+        page.locator("#sr-inspect").get_by_text("Inspect at full size").click()
     before = page.get_attribute("#sr-crop img", "src")
     slider = page.locator("#sr-x input[type=number]")
     slider.fill("0")
@@ -178,15 +199,41 @@ def test_corrupt_upload_shows_error(page, tmp_path):
     page.get_by_text("holiday.png: corrupt or truncated image").wait_for(timeout=30_000)
 
 
+def test_photo_over_the_limit_is_scaled_down_with_a_note(page, tmp_path):
+    """A 12 MP phone photo (here 4.3 MP, over the 4 MP limit) is scaled down to the limit, not refused."""
+    import numpy as np
+    from PIL import Image
+
+    photo = tmp_path / "IMG_0001.jpg"
+    gradient = np.linspace(0, 255, 2400, dtype=np.uint8)
+    Image.fromarray(np.stack([np.tile(gradient, (1800, 1))] * 3, axis=2)).save(photo, quality=90)
+    page.reload()
+    page.wait_for_selector("#style-input")
+    _upload_and_run(page, "Style transfer", "style", photo)
+    info = page.inner_text("#style-info")
+    assert "note: IMG_0001.jpg: 2400x1800 (4.32 MP) scaled down to 2309x1732, the limit of 4 MP here" in info
+    page.wait_for_function("document.querySelectorAll('#style-output img').length == 2")
+    assert _natural_sizes(page, "#style-output") == [[2309, 1732], [2309, 1732]]
+
+
+def test_tabs_without_a_model_are_left_out(page):
+    """This server has no label-map model: no Paired translation tab (it was there, with an empty dropdown)."""
+    page.reload()
+    page.wait_for_selector("#style-input")
+    assert _tabs(page) == ["Style transfer", "Super-resolution", "Batch", "Video", "Generate", "Models"]
+
+
 def test_other_tabs_render(page, screenshots):
     page.reload()
     page.wait_for_selector("#style-input")
+    page.get_by_role("tab", name="Batch").click()
+    assert "Up to 100 files at once" in page.inner_text("#batch-limits")
     page.get_by_role("tab", name="Generate").click()
     assert page.input_value("#gen-class input") == "every class"
     page.click("#gen-run")
     page.wait_for_selector("#gen-strip img[src]", timeout=60_000)
     _no_error_toast(page)
-    for tab in ("Generate", "Paired translation", "Models"):
+    for tab in ("Generate", "Models"):
         page.get_by_role("tab", name=tab).click()
         page.wait_for_timeout(300)
         page.screenshot(path=str(screenshots / f"{tab.lower().replace(' ', '-')}.png"), full_page=True)
@@ -200,26 +247,53 @@ def test_bundled_models(browser, samples, screenshots):
         page = _open(browser, url)
         assert "photos → vangogh" in page.input_value("#style-model input")
         _upload_and_run(page, "Style transfer", "style", samples / "photos_vangogh/photos/tubingen.jpg")
-        assert _natural_sizes(page, "#style-output") == [[1024, 768]]
+        assert _natural_sizes(page, "#style-output") == [[1024, 768], [1024, 768]]
         page.screenshot(path=str(screenshots / "bundled-style.png"), full_page=True)
         page.get_by_role("tab", name="Models").click()
-        text = page.inner_text("#models")
-        assert "sr_x4" in text
+        # a compact table, a row per model, and a collapsed panel per card
+        rows = page.locator("#models table tr")
+        assert rows.count() == 1 + 5
+        assert "photos ↔ vangogh" in rows.nth(5).inner_text() and "Set5 31.51 dB" in rows.nth(4).inner_text()
+        page.screenshot(path=str(screenshots / "bundled-models.png"), full_page=True)
+        assert page.evaluate("document.body.scrollHeight") < 2500  # it was a 6,900-pixel wall of cards
         for name in ("vangogh", "monet"):
             first_line = (Path(__file__).parent.parent / "translate/weights" / f"{name}.md").read_text().splitlines()[0]
-            assert first_line.lstrip("# ").strip() in text
-        page.screenshot(path=str(screenshots / "bundled-models.png"), full_page=True)
-        # the paired tab: the bundled facades model on the pre-drawn sketch, then on each drawn example
+            title = first_line.lstrip("# ").strip()
+            assert not page.get_by_text(title).is_visible()
+            page.get_by_text(f"{name}: photos ↔ {name} (spec and card)").click()
+            page.get_by_text(title).wait_for(state="visible")
+        text = page.inner_text("body")
+        assert "network: resnet (n_blocks 6, ngf 32, norm instance, upsample resize)" in text and "{'" not in text
+        page.screenshot(path=str(screenshots / "bundled-models-open.png"), full_page=True)
+        # the paired tab: the bundled facades model on the pre-drawn sketch (the upload field hidden)
         page.get_by_role("tab", name="Paired translation").click()
         assert "labels → facades" in page.input_value("#paired-tab-model input")
+        assert page.locator("#paired-sketch").is_visible() and not page.locator("#paired-input").is_visible()
+        page.screenshot(path=str(screenshots / "bundled-paired-sketch.png"), full_page=True)
         _run(page, "paired")
         assert _natural_sizes(page, "#paired-output") == [[256, 256]]
+        # picking an example switches the input to Upload, visibly; then on each drawn example, no warning
         examples = page.locator("#paired-examples .gallery-item")
         assert examples.count() == 3
         for i in range(3):
             examples.nth(i).click()
             page.wait_for_timeout(500)
+            page.locator("#paired-sketch").wait_for(state="hidden", timeout=10_000)
+            assert page.locator("#paired-input").is_visible()
             _run(page, "paired")
             assert _natural_sizes(page, "#paired-output") == [[256, 256]]
+            assert "warning" not in page.inner_text("#paired-info")
         page.screenshot(path=str(screenshots / "bundled-paired.png"), full_page=True)
+        # a photo uploaded instead of a label map is translated, with a warning saying why it looks wrong
+        page.set_input_files("#paired-input input[type=file]", str(samples / "photos_vangogh/photos/tubingen.jpg"))
+        page.wait_for_timeout(500)
+        _run(page, "paired")
+        assert "tubingen.jpg does not look like a label map" in page.inner_text("#paired-info")
+        page.screenshot(path=str(screenshots / "bundled-paired-photo.png"), full_page=True)
+        # back to the sketch: the pad is the input again, the upload ignored
+        page.locator("#paired-source").get_by_text("Sketch").click()
+        page.locator("#paired-sketch").wait_for(state="visible")
+        assert not page.locator("#paired-input").is_visible()
+        _run(page, "paired")
+        assert page.inner_text("#paired-info").strip() == ""
         page.close()

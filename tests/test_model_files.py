@@ -272,10 +272,10 @@ def test_app_lists_a_bad_spec_as_unreadable_and_serves_the_rest(tmp_path, models
     shelf = Shelf([folder], device="cpu")
     assert sorted(e.path.name for e in shelf.entries) == ["g.safetensors", "sr.safetensors", "t.safetensors"]
     assert len(shelf.problems) == 3
-    page = shelf.describe()
+    page = shelf.unreadable()
     assert "lying.safetensors" in page and "list.safetensors" in page and "pipe.safetensors" in page
     assert str(tmp_path) not in page  # no server paths in the page
-    assert str(tmp_path) in Shelf([folder], device="cpu", debug=True).describe()
+    assert str(tmp_path) in Shelf([folder], device="cpu", debug=True).unreadable()
     Image.new("RGB", (9, 7)).save(tmp_path / "in.png")
     out = shelf.style(Upload(str(tmp_path / "in.png"), "in.png"), shelf.choices("translation")[0])
     assert out.shape == (7, 9, 3)
@@ -542,7 +542,7 @@ def test_app_sends_exception_text_to_the_browser_only_with_debug(monkeypatch, fl
         def launch(self, **kwargs):
             launched.update(kwargs)
 
-    def build_app(folders, device, debug):
+    def build_app(folders, device, debug, **kwargs):
         launched["debug"] = debug
         return App()
 

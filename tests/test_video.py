@@ -297,9 +297,10 @@ def shelf(tmp_path):
     return Shelf([folder], device="cpu")
 
 
-def test_app_video_tab_handler(shelf, clip, tmp_path, monkeypatch):
+def test_app_video_tab_handler(shelf, clip, tmp_path):
     from translate import web_ui_video
-    from translate.web_ui import Upload
+    from translate.app_limits import AppLimits
+    from translate.web_ui import Shelf, Upload
 
     done = []
     path, line = web_ui_video.translate_clip(shelf, Upload(str(clip), "holiday.mp4"), "photos → vangogh (style_A2B)",
@@ -315,10 +316,10 @@ def test_app_video_tab_handler(shelf, clip, tmp_path, monkeypatch):
     big = write_clip(tmp_path / "big.mp4", pan_zoom_frames(PHOTO, 2, (1280, 800)), tone_hz=None)
     with pytest.raises(UserError, match="^big.mp4: 1280x800 frames are over the limit of 1 MP"):
         web_ui_video.translate_clip(shelf, Upload(str(big), "big.mp4"), "x2 (sr_x2)", tmp_path)
-    monkeypatch.setattr(web_ui_video, "VIDEO_MAX_SECONDS", 0.5)
+    short = Shelf(shelf.folders, device="cpu", limits=AppLimits(max_video_seconds=0.5))
     with pytest.raises(UserError, match=r"^holiday.mp4: 1.0 s long, over the limit of 0.5 s"):
-        web_ui_video.translate_clip(shelf, Upload(str(clip), "holiday.mp4"), "x2 (sr_x2)", tmp_path)
-    assert "20 s" not in web_ui_video.limits_line() and "0.5 s" in web_ui_video.limits_line()
+        web_ui_video.translate_clip(short, Upload(str(clip), "holiday.mp4"), "x2 (sr_x2)", tmp_path)
+    assert "20 s" not in web_ui_video.limits_line(short.limits) and "0.5 s" in web_ui_video.limits_line(short.limits)
 
 
 def test_variable_frame_timing_is_kept(tmp_path):

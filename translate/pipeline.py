@@ -4,6 +4,7 @@ decodes ahead and encodes behind. Front ends differ only in their limits and in 
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -11,7 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from translate.data.io import DecodedImage, list_images, read_image, write_image
+from translate.data.io import DEFAULT_MAX_PIXELS, DecodedImage, list_images, read_image, write_image
 from translate.errors import ConfigError, ImageError, os_error
 from translate.inference import Output, Progress, Translator
 from translate.model_spec import ModelSpec
@@ -25,10 +26,13 @@ WRITE_BEHIND = 2
 @dataclass(frozen=True)
 class Limits:
     """A front end's size limits. max_input_pixels: largest input, as decoded and after resizing;
-    max_output_pixels: largest output (input pixels times the model's scale squared)."""
+    max_output_pixels: largest output (input pixels times the model's scale squared). fit: scale a larger
+    input down to max_input_pixels, with a note, instead of refusing it (the app; the command line keeps full
+    size); what is decoded at all stays within the decoder's own limit."""
 
     max_input_pixels: int
     max_output_pixels: int
+    fit: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,9 @@ def read_input(source: str | Path, spec: ModelSpec, limits: Limits, resize: int 
 
     name = str(source) if name is None else name
     try:
-        decoded = read_image(source, keep_alpha=keep_alpha, max_pixels=limits.max_input_pixels)
+        decoded = read_image(source, keep_alpha=keep_alpha,
+                             max_pixels=max(DEFAULT_MAX_PIXELS, limits.max_input_pixels) if limits.fit
+                             else limits.max_input_pixels)
     except ImageError as err:
         raise ImageError(str(err).replace(str(source), name)) from None
     if decoded.frames > 1 and note is not None:
@@ -116,11 +122,30 @@ def read_input(source: str | Path, spec: ModelSpec, limits: Limits, resize: int 
         alpha = None if decoded.alpha is None else bicubic_resize(decoded.alpha, size, quantize=False)
         decoded = type(decoded)(decoded.path, bicubic_resize(decoded.pixels, size, quantize=False), alpha,
                                 decoded.grayscale, decoded.bit_depth)
+    if limits.fit:
+        decoded = _fit(decoded, limits.max_input_pixels, name, note)
     s = spec.scale
     if decoded.size[0] * decoded.size[1] * s * s > limits.max_output_pixels:
         raise ImageError(f"{name}: the x{s} output would be {decoded.size[0] * s}x{decoded.size[1] * s}, over the "
                          f"limit of {limits.max_output_pixels / 1e6:.0f} MP; --resize it smaller first")
     return decoded
+
+
+def _fit(decoded: DecodedImage, max_pixels: int, name: str, note: Callable[[str], None] | None) -> DecodedImage:
+    """`decoded` scaled down (bicubic, antialiased) to at most `max_pixels`, keeping its aspect ratio."""
+    from translate.data.resize import bicubic_resize
+
+    w, h = decoded.size
+    if w * h <= max_pixels:
+        return decoded
+    factor = math.sqrt(max_pixels / (w * h))
+    size = (max(1, math.floor(w * factor)), max(1, math.floor(h * factor)))
+    alpha = None if decoded.alpha is None else bicubic_resize(decoded.alpha, size, quantize=False)
+    if note is not None:
+        note(f"note: {name}: {w}x{h} ({w * h / 1e6:.3g} MP) scaled down to {size[0]}x{size[1]}, the limit of "
+             f"{max_pixels / 1e6:.3g} MP here")
+    return type(decoded)(decoded.path, bicubic_resize(decoded.pixels, size, quantize=False), alpha,
+                         decoded.grayscale, decoded.bit_depth, decoded.frames)
 
 
 def translate_files(translator: Translator, jobs: Sequence[Job], limits: Limits, log: Callable[[str], None], *,

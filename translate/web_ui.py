@@ -1,12 +1,13 @@
 """The web app: a Gradio Blocks UI over the same Translator and samplers as the command line.
 
-Tabs: style transfer (translation models), super-resolution (before/after slider and a movable 1:1 crop),
-batches (several files in, one zip out), paired translation (models whose spec says their input is a label map
-or sketch, with a sketch pad), generation
-(grids and interpolation strips) and a page describing each model. Results are offered as full-size PNGs.
-Uploads reach the handlers undecoded (the events skip Gradio's preprocessing) and go through the command
-line's per-image pipeline (translate.pipeline) with the app's limits, so a bad file gets the same one-line
-message, shown in the page.
+Tabs, each shown only when a served model can use it: style transfer and super-resolution (before/after
+sliders and a movable 1:1 crop), batches (several files in, one zip out), video (translate.web_ui_video),
+paired translation (models whose spec says their input is a label map or sketch: a sketch pad or an upload,
+one at a time), generation (grids and interpolation strips), and a table of the models with a panel per
+model card. Results are offered as full-size PNGs. Uploads reach the handlers undecoded (the events skip
+Gradio's preprocessing) and go through the command line's per-image pipeline (translate.pipeline) with the
+app's limits (translate.app_limits: images over them are scaled down, with a note), so a bad file gets the
+same one-line message, shown in the page.
 """
 
 from __future__ import annotations
@@ -24,31 +25,25 @@ from typing import Any
 import numpy as np
 import torch
 
+from translate.app_limits import AppLimits
 from translate.checkpoint import load_model, read_spec
 from translate.data.convert import to_gray
 from translate.data.folders import samples_dir
 from translate.data.io import DecodedImage, read_image, write_image
-from translate.errors import UserError
+from translate.errors import ConfigError, UserError
 from translate.inference import Output, Progress, Translator
 from translate.label_maps import FACADE_CLASSES, colour, draw_facade
 from translate.model_spec import ModelSpec
-from translate.pipeline import Job, Limits, output_suffix, read_input, translate_files
+from translate.pipeline import Job, output_suffix, read_input, translate_files
 from translate.zoo import MODEL_SUFFIXES, bundled_models_dir
 
-STYLE_MAX_PIXELS = 4_000_000
-SR_MAX_PIXELS = 1_000_000  # x4 -> 16 MP out
 GEN_MAX_SAMPLES = 100
-BATCH_MAX_FILES = 100
 CROP_SIDE = 320
 """Output pixels a side of the super-resolution tab's 1:1 crops."""
+DISPLAY_MAX_PIXELS = 16_000_000
+"""Largest image the page is sent to show whole; bigger results are shown scaled down (the 1:1 crop and the
+PNG download keep every pixel)."""
 EVERY_CLASS = "every class"
-
-
-def limits(spec: ModelSpec) -> Limits:
-    """The app's size limits for a model: smaller inputs than the command line's (a shared server), smaller
-    still for super-resolution, whose output is scale squared times larger; the output limit follows."""
-    max_input = SR_MAX_PIXELS if spec.scale > 1 else STYLE_MAX_PIXELS
-    return Limits(max_input, max_input * spec.scale**2)
 
 
 @dataclass(frozen=True)
@@ -84,17 +79,20 @@ class Entry:
     label: str
     path: Path
     spec: ModelSpec
+    bundled: bool = False
 
 
 def _scan(folders: list[Path]) -> tuple[list[Entry], list[str]]:
-    """Every model file (ours or an .onnx export) in `folders`, labelled for the UI, and unreadable ones."""
+    """Every model file (ours or an .onnx export) in `folders`, labelled for the UI, and unreadable ones. A
+    label that another folder's model already has gets that folder's name added."""
     from translate.onnx import read_spec as onnx_spec
     from translate.onnx import session
 
     entries, problems = [], []
     for folder in folders:
         # the bundled folder holds what the package ships; an export left there by hand is not one of them
-        suffixes = MODEL_SUFFIXES if _same(folder, bundled_models_dir()) else (*MODEL_SUFFIXES, ".onnx")
+        bundled = _same(folder, bundled_models_dir())
+        suffixes = MODEL_SUFFIXES if bundled else (*MODEL_SUFFIXES, ".onnx")
         files = sorted(p for p in folder.glob("*") if p.suffix in suffixes) if folder.is_dir() else []
         for path in files:
             try:
@@ -111,8 +109,24 @@ def _scan(folders: list[Path]) -> tuple[list[Entry], list[str]]:
                 label = f"x{spec.scale} ({path.stem})"
             else:
                 label = path.stem
-            entries.append(Entry(label + (" [onnx]" if path.suffix == ".onnx" else ""), path, spec))
+            label += " [onnx]" if path.suffix == ".onnx" else ""
+            if any(e.label == label for e in entries):
+                label += " · bundled" if bundled else f" · {folder.name}"
+            entries.append(Entry(label, path, spec, bundled))
     return entries, problems
+
+
+def app_folders(folders: list[str] | None, bundled: bool = True) -> list[Path]:
+    """The folders translate-app serves: the user's `folders`, then (bundled) the bundled models' folder
+    unless it is one of them. ConfigError for a folder that is not there (a typo would serve nothing)."""
+    chosen = [Path(f) for f in folders or []]
+    for folder in chosen:
+        if not folder.is_dir():
+            raise ConfigError(f"--models {folder}: {'is a file' if folder.exists() else 'no such folder'}; "
+                              "pass folders of model files")
+    if bundled and not any(_same(f, bundled_models_dir()) for f in chosen):
+        chosen.append(bundled_models_dir())
+    return chosen
 
 
 def _same(a: Path, b: Path) -> bool:
@@ -128,7 +142,41 @@ def to_display(out: Output) -> np.ndarray:
     if out.alpha is not None:
         rgb = pixels if pixels.ndim == 3 else np.repeat(pixels[..., None], 3, axis=2)
         pixels = np.concatenate([rgb, out.alpha[..., None]], axis=2)
-    return np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)
+    # one float temporary, worked on in place: a 64 MP result is 0.77 GB as float32
+    scaled = np.clip(pixels, 0, 1)
+    scaled *= 255
+    np.rint(scaled, out=scaled)
+    return scaled.astype(np.uint8)
+
+
+def resized(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A uint8 image (gray, RGB or RGBA) resized to size=(width, height), bicubic (antialiased when shrinking;
+    Pillow weighs colours by their alpha)."""
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(image).resize(size, Image.BICUBIC))
+
+
+def for_display(image: np.ndarray, max_pixels: int = DISPLAY_MAX_PIXELS) -> np.ndarray:
+    """`image` as the page is sent it: whole up to `max_pixels`, scaled down to fit beyond."""
+    h, w = image.shape[:2]
+    if w * h <= max_pixels:
+        return image
+    factor = math.sqrt(max_pixels / (w * h))
+    return resized(image, (max(1, int(w * factor)), max(1, int(h * factor))))
+
+
+def looks_like_label_map(pixels: np.ndarray) -> bool:
+    """Whether an image is made of a few flat colours, as label maps and sketches are (pixels in [0, 1]).
+
+    Colours are binned 32 levels a channel; a label map, even one saved as a JPEG, has most of its pixels in a
+    couple of dozen bins (the facades set's JPEG label maps: 49-76%, a drawn PNG: 100%), a colour photo
+    spreads over thousands (the samples' photos: 16-52%). Gray photos pass: they use few bins too."""
+    rgb = pixels if pixels.ndim == 3 else np.repeat(pixels[..., None], 3, axis=2)
+    q = np.clip(rgb[..., :3] * 32, 0, 31).astype(np.int32)
+    codes = (q[..., 0] << 10) | (q[..., 1] << 5) | q[..., 2]
+    counts = np.bincount(codes.ravel(), minlength=1 << 15)
+    return np.sort(counts)[-24:].sum() >= 0.5 * codes.size
 
 
 FEATURED = "vangogh_A2B"
@@ -142,9 +190,10 @@ class Shelf:
     """
 
     def __init__(self, folders: list[Path], device: str = "auto", debug: bool = False,
-                 out_dir: Path | None = None) -> None:
+                 out_dir: Path | None = None, limits: AppLimits | None = None) -> None:
         self.entries, self.problems = _scan(folders)
         self.folders, self.device, self.debug = folders, device, debug
+        self.limits = limits or AppLimits()
         self.out_dir = Path(out_dir or tempfile.mkdtemp(prefix="gan-translate-app-"))
         self._cache: dict[Path, Any] = {}
         self._lock = threading.Lock()
@@ -162,8 +211,12 @@ class Shelf:
                     None)
 
     def default(self, choices: list[str]) -> str | None:
-        """The model a tab's dropdown starts on: the bundled vangogh (photos -> Van Gogh, trained on 398
-        paintings, where monet learned from one) when offered, else the first choice."""
+        """The model a tab's dropdown starts on: the first of the user's own models (those not bundled), else
+        the bundled vangogh (photos -> Van Gogh, trained on 398 paintings, where monet learned from one) when
+        offered, else the first choice."""
+        own = [e.label for e in self.entries if not e.bundled and e.label in choices]
+        if own:
+            return own[0]
         featured = self.bundled(FEATURED)
         return featured.label if featured and featured.label in choices else (choices or [None])[0]
 
@@ -187,10 +240,11 @@ class Shelf:
                 self._cache[entry.path] = Translator.from_file(entry.path, device=self.device)
             return self._cache[entry.path]
 
-    def _decode(self, upload: Upload | None, spec: ModelSpec) -> DecodedImage:
+    def _decode(self, upload: Upload | None, spec: ModelSpec, note: Callable[[str], None] | None = None,
+                what: str = "an image") -> DecodedImage:
         if upload is None:
-            raise UserError("upload an image first (or pick an example)")
-        return read_input(upload.path, spec, limits(spec), name=upload.name)
+            raise UserError(f"upload {what} first (or pick an example)")
+        return read_input(upload.path, spec, self.limits.image(spec), name=upload.name, note=note)
 
     def request_dir(self) -> Path:
         """A fresh folder for one request's result files; folders over an hour old are removed first."""
@@ -210,34 +264,41 @@ class Shelf:
         """The full-size result as a PNG file to download (Gradio would re-encode a shown image as webp)."""
         return str(write_image(self.request_dir() / f"{name}.png", out.pixels, out.alpha))
 
+    def keep_pair(self, pair: tuple[np.ndarray, np.ndarray]) -> tuple[str, str]:
+        """A result and what it is compared with, saved for the inspection view's crops: a session keeps the
+        two file names, not the images (two 64 MP images for a 4 MP input at x4 are 0.4 GB)."""
+        folder = self.request_dir()
+        for name, image in zip(("before.npy", "after.npy"), pair, strict=True):
+            np.save(folder / name, image, allow_pickle=False)
+        return str(folder / "before.npy"), str(folder / "after.npy")
+
     def style(self, upload: Upload | None, label: str | None, progress: Progress | None = None) -> np.ndarray:
         return to_display(self.style_output(upload, label, progress)[1])
 
-    def style_output(self, upload: Upload | None, label: str | None,
-                     progress: Progress | None = None) -> tuple[DecodedImage, Output]:
-        """(the decoded input, the model's output at the same size)."""
+    def style_output(self, upload: Upload | None, label: str | None, progress: Progress | None = None,
+                     note: Callable[[str], None] | None = None) -> tuple[DecodedImage, Output]:
+        """(the decoded input, scaled down to the app's limit if need be, the model's output at its size);
+        note gets a line when the input was scaled down."""
         entry = self.entry(label)
-        decoded = self._decode(upload, entry.spec)
+        decoded = self._decode(upload, entry.spec, note)
         return decoded, self._translator(entry).image(decoded, progress)
 
     def super_resolve(self, upload: Upload | None, label: str | None,
                       progress: Progress | None = None) -> tuple[tuple[np.ndarray, np.ndarray], str]:
         """((bicubic upscale, model output) for the slider, a line about the sizes)."""
         before, out, size = self.super_resolve_output(upload, label, progress)
-        return (to_display(before), to_display(out)), size
+        return (before, to_display(out)), size
 
-    def super_resolve_output(self, upload: Upload | None, label: str | None,
-                             progress: Progress | None = None) -> tuple[Output, Output, str]:
-        """(bicubic upscale, model output, a line about the sizes)."""
-        from translate.data.resize import bicubic_resize
-
+    def super_resolve_output(self, upload: Upload | None, label: str | None, progress: Progress | None = None,
+                             note: Callable[[str], None] | None = None) -> tuple[np.ndarray, Output, str]:
+        """(bicubic upscale as displayed pixels, model output, a line about the sizes). The upscale is made
+        from the 8-bit input: a quarter of the memory of a float one, which for a 64 MP output is 0.6 GB."""
         entry = self.entry(label)
-        decoded = self._decode(upload, entry.spec)
+        decoded = self._decode(upload, entry.spec, note)
         out = self._translator(entry).image(decoded, progress)
         h, w = out.pixels.shape[:2]
-        before = Output(bicubic_resize(decoded.pixels, (w, h), quantize=False), out.alpha)
-        if decoded.grayscale:
-            before = Output(to_gray(before.pixels), out.alpha)
+        source = to_gray(decoded.pixels) if decoded.grayscale and decoded.pixels.ndim == 3 else decoded.pixels
+        before = resized(to_display(Output(source, decoded.alpha)), (w, h))
         size = f"{decoded.size[0]}×{decoded.size[1]} → {w}×{h} (x{entry.spec.scale}); left: bicubic, right: model"
         return before, out, size
 
@@ -250,14 +311,14 @@ class Shelf:
         entry = self.entry(label)
         if not uploads:
             raise UserError("upload one or more images first")
-        if len(uploads) > BATCH_MAX_FILES:
-            raise UserError(f"{len(uploads)} files: at most {BATCH_MAX_FILES} at once")
+        if len(uploads) > self.limits.max_batch_files:
+            raise UserError(f"{len(uploads)} files: at most {self.limits.max_batch_files} at once")
         translator = self._translator(entry)
         folder = self.request_dir()
         suffix, lines = output_suffix(entry.spec), []
         names = [f"{Path(u.name).stem}_{suffix}.png" for u in uploads]
         jobs = [Job(Path(u.path), folder / "out" / name, u.name, name) for u, name in zip(uploads, names, strict=True)]
-        tally = translate_files(translator, jobs, limits(entry.spec), lines.append, progress=progress)
+        tally = translate_files(translator, jobs, self.limits.image(entry.spec), lines.append, progress=progress)
         lines.append(tally.line())
         if not tally.written:
             return None, "\n".join(lines)
@@ -267,9 +328,12 @@ class Shelf:
                 zf.write(output, output.name)
         return str(archive), "\n".join(lines)
 
-    def paired(self, upload: Upload | None, sketch: Any, label: str | None) -> np.ndarray:
+    def paired(self, upload: Upload | None, sketch: Any, label: str | None,
+               note: Callable[[str], None] | None = None) -> np.ndarray:
+        """The model's output for an uploaded label map, or with upload None, for the sketch pad's drawing.
+        note gets a line when an upload was scaled down or does not look like a label map."""
         entry = self.entry(label)
-        if upload is None and sketch is not None:
+        if upload is None:
             composite = sketch.get("composite") if isinstance(sketch, dict) else sketch
             if isinstance(composite, dict):  # as the browser sent it: a PNG file Gradio wrote
                 drawn = read_image(composite["path"], keep_alpha=True)
@@ -277,12 +341,15 @@ class Shelf:
                 if drawn.alpha is not None:  # the pad's background is transparent: draw on white
                     pixels = pixels * drawn.alpha[..., None] + (1 - drawn.alpha[..., None])
             elif composite is None:
-                raise UserError("draw something or upload an image first")
+                raise UserError("draw something first")
             else:
                 pixels = np.asarray(composite, dtype=np.float32)[..., :3] / 255.0
             decoded = DecodedImage(Path("sketch"), np.ascontiguousarray(pixels, dtype=np.float32), None, False, 8)
         else:
-            decoded = self._decode(upload, entry.spec)
+            decoded = self._decode(upload, entry.spec, note, what="a label map")
+            if note is not None and not looks_like_label_map(decoded.pixels):
+                note(f"warning: {upload.name} does not look like a label map (it has many colours, like a photo); "
+                     "the model expects flat regions in the class colours, and gives a smear for anything else")
         return to_display(self._translator(entry).image(decoded))
 
     def _generator(self, entry: Entry) -> tuple[Any, ModelSpec]:
@@ -320,31 +387,124 @@ class Shelf:
         nrow = len(spec.labels) if spec.labels and klass is None else max(1, round(n**0.5))
         return show(grid, nrow), show(strip, 8)
 
-    def describe(self) -> str:
-        """Markdown: each model's spec, and its card (see card()) when there is one."""
-        if not self.entries:
-            return "No models found. Train one (`train-cyclegan`, `train-srgan`, `train-gan`) or pass `--models DIR`."
-        parts, shown = [], set()
+    def groups(self) -> list[tuple[str, list[Entry], Path | None]]:
+        """The models as the Models tab lists them: (name, entries, card), one group per card (a pair of
+        translators shares one), else one per file."""
+        groups: dict[Path | str, tuple[str, list[Entry], Path | None]] = {}
         for e in self.entries:
-            s = e.spec
-            facts = [f"task **{s.task}**", f"architecture `{s.arch}` {s.arch_kwargs}",
-                     f"{e.path.stat().st_size / 1e6:.1f} MB"]
-            if s.domains:
-                facts.append(f"{s.domains[0]} → {s.domains[1]}")
-            if s.paired_input:
-                facts.append("input: a label map or sketch (Paired translation tab)")
-            if s.labels:
-                facts.append(f"classes {', '.join(s.labels)}")
-            if s.recipe:
-                facts.append(f"recipe `{s.recipe}`, step {s.step}")
-            parts.append(f"### {e.label}\n`{e.path.name}`: " + "; ".join(facts))
             model_card = card(e.path)
-            if model_card and model_card not in shown:  # a pair of translators shares one card
-                shown.add(model_card)
-                parts.append(model_card.read_text())
-        if self.problems:
-            parts.append("### Unreadable files\n" + "\n".join(f"- {self.public(p)}" for p in self.problems))
+            key = model_card or str(e.path)
+            name = model_card.stem if model_card else e.path.stem
+            groups.setdefault(key, (name, [], model_card))[1].append(e)
+        return list(groups.values())
+
+    def model_table(self) -> str:
+        """HTML: a table of the models, a row per group (see groups): name, task, direction, size, and from
+        its card (see card_facts) what it was trained on and its headline figure. HTML rather than Markdown so
+        the short columns do not wrap mid-word beside the long ones."""
+        from html import escape
+
+        if not self.entries:
+            return ("<p>No models found. Train one (<code>train-cyclegan</code>, <code>train-srgan</code>, "
+                    "<code>train-gan</code>) or pass <code>--models DIR</code>.</p>")
+        edge = "border-bottom:1px solid #ccc;padding:6px 8px;text-align:left;vertical-align:top"
+        short = f"{edge};white-space:nowrap"
+        heads = ("model", "task", "direction", "size", "trained on", "headline figure")
+        rows = ["<tr>" + "".join(f'<th style="{short}">{h}</th>' for h in heads) + "</tr>"]
+        for name, entries, model_card in self.groups():
+            facts = card_facts(model_card.read_text()) if model_card else {}
+            sizes = [file_size(e.path) for e in entries]
+            size = sizes[0] + (" each" if len(sizes) > 1 else "") if len(set(sizes)) == 1 else " + ".join(sizes)
+            cells = [f"<b>{escape(name)}</b>"] + [escape(c) for c in (
+                ", ".join(sorted({e.spec.task for e in entries})), group_direction(entries), size)]
+            cells += [escape(facts.get(k, "–")) for k in ("trained on", "headline")]
+            rows.append("<tr>" + "".join(f'<td style="{short if i < 4 else edge}">{c}</td>'
+                                         for i, c in enumerate(cells)) + "</tr>")
+        return f'<table style="width:100%;border-collapse:collapse">{"".join(rows)}</table>'
+
+    def model_details(self, entries: list[Entry], model_card: Path | None) -> str:
+        """Markdown: each file's spec, formatted, then the card with its headings moved below the tab's."""
+        parts = [spec_lines(e) for e in entries]
+        if model_card:
+            parts.append(demote_headings(model_card.read_text()))
         return "\n\n".join(parts)
+
+    def unreadable(self) -> str:
+        """Markdown: the model files that could not be read, one a line ("" when none)."""
+        if not self.problems:
+            return ""
+        return "### Unreadable files\n" + "\n".join(f"- {self.public(p)}" for p in self.problems)
+
+
+def direction(spec: ModelSpec) -> str:
+    """What a model turns into what, in a few words."""
+    if spec.domains:
+        return f"{spec.domains[0]} → {spec.domains[1]}"
+    if spec.task == "super-resolution":
+        return f"x{spec.scale} upscale"
+    if spec.labels:
+        return f"noise → image, {len(spec.labels)} classes"
+    return "noise → image" if spec.task == "generation" else "–"
+
+
+def file_size(path: Path) -> str:
+    size = path.stat().st_size
+    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{max(1, round(size / 1e3))} kB"
+
+
+def group_direction(entries: list[Entry]) -> str:
+    """The directions of a group's models: a CycleGAN pair (a -> b, b -> a) as one "a ↔ b"."""
+    domains = [e.spec.domains for e in entries]
+    if len(entries) == 2 and domains[0] and domains[1] and domains[0] == domains[1][::-1]:
+        return f"{domains[0][0]} ↔ {domains[0][1]}"
+    return "; ".join(direction(e.spec) for e in entries)
+
+
+def spec_lines(entry: Entry) -> str:
+    """Markdown: a model file's spec as a short list (no Python reprs)."""
+    s = entry.spec
+    kwargs = ", ".join(f"{k} {v}" for k, v in sorted(s.arch_kwargs.items()))
+    lines = [f"**`{entry.path.name}`**", f"- task: {s.task}, {direction(s)}",
+             f"- network: `{s.arch}`" + (f" ({kwargs})" if kwargs else ""),
+             f"- latent size {s.latent_dim}, {s.image_size}×{s.image_size} {s.out_channels}-channel images out"
+             if s.task == "generation" else f"- channels: {s.in_channels} in, {s.out_channels} out"]
+    if s.paired_input:
+        lines.append("- input: a label map or sketch (Paired translation tab)")
+    if s.labels:
+        lines.append(f"- classes: {', '.join(s.labels)}")
+    if s.recipe:
+        lines.append(f"- trained with the `{s.recipe}` recipe" + (f", {s.step:,} steps" if s.step else ""))
+    lines.append(f"- size: {file_size(entry.path)}")
+    return "\n".join(lines)
+
+
+def card_facts(text: str) -> dict[str, str]:
+    """A card's "- **Trained on**: ..." and "- **Headline**: ..." lines (what the Models table shows), keyed
+    "trained on" and "headline"; a bullet may run over several lines."""
+    facts: dict[str, str] = {}
+    key = None
+    for line in text.splitlines():
+        stripped = line.strip()
+        match = next((k for k in ("trained on", "headline") if stripped.lower().startswith(f"- **{k}**:")), None)
+        if match:
+            key = match
+            facts[key] = stripped.split(":", 1)[1].strip().removesuffix(".")
+        elif key and stripped and not stripped.startswith(("-", "#", "```")) and line.startswith(" "):
+            facts[key] = f"{facts[key]} {stripped}".removesuffix(".")
+        else:
+            key = None
+    return facts
+
+
+def demote_headings(text: str) -> str:
+    """Markdown headings three levels down (a card's "# title" no larger than its panel's title), outside code
+    blocks."""
+    out, code = [], False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            code = not code
+        out.append("###" + line if not code and line.startswith("#") else line)
+    return "\n".join(out)
 
 
 def device_line(device: str) -> str:
@@ -406,24 +566,29 @@ def side_by_side(pair: tuple[np.ndarray, np.ndarray], x: float, y: float, side: 
 
     x, y: the crop's centre as a percentage of the width and height; the crop stays inside the image."""
     views = []
-    for image in pair:
-        rgb = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image[..., :3]
-        h, w = rgb.shape[:2]
+    for image in pair:  # cropped first: the images may be memory-mapped files, read only where cropped
+        h, w = image.shape[:2]
         ch, cw = (min(side, h), min(side, w)) if side else (h, w)
         top = int(round(np.clip(y / 100 * h - ch / 2, 0, h - ch)))
         left = int(round(np.clip(x / 100 * w - cw / 2, 0, w - cw)))
-        views.append(rgb[top:top + ch, left:left + cw])
+        view = np.asarray(image[top:top + ch, left:left + cw])
+        views.append(np.repeat(view[..., None], 3, axis=2) if view.ndim == 2 else view[..., :3])
     gap = np.full((views[0].shape[0], 8, 3), 255, dtype=np.uint8)
     return np.concatenate([views[0], gap, views[1]], axis=1)
 
+
+SKETCH, UPLOAD = "Sketch", "Upload"
+"""The paired tab's two inputs, one at a time."""
 
 VIEW_SIDES = {f"{CROP_SIDE} px crop": CROP_SIDE, f"{2 * CROP_SIDE} px crop": 2 * CROP_SIDE, "whole image": 0}
 """The inspection view's choices: a movable 1:1 crop, or both images whole at full size (for fullscreen or
 download, where the page shows them scaled down)."""
 
 
-def build_app(model_folders: list[str | Path] | None = None, device: str = "auto", debug: bool = False) -> Any:
-    """The Gradio Blocks app serving the models in `model_folders` (default: the bundled models).
+def build_app(model_folders: list[str | Path] | None = None, device: str = "auto", debug: bool = False,
+              limits: AppLimits | None = None) -> Any:
+    """The Gradio Blocks app serving the models in `model_folders` (default: the bundled models). A tab whose
+    kind of model none of them holds is left out.
 
     debug: show server paths and exception text in the page (otherwise a visitor sees file names only)."""
     import functools
@@ -440,7 +605,8 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
         return gr.Image(type="filepath", image_mode=None, sources=["upload"], **kwargs)
 
     folders = [Path(f) for f in (model_folders or [bundled_models_dir()])]
-    shelf = Shelf(folders, device, debug)
+    shelf = Shelf(folders, device, debug, limits=limits)
+    app_limits = shelf.limits
 
     def guarded(method):
         @functools.wraps(method)  # Gradio reads the signature to find the progress argument
@@ -463,35 +629,78 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
         """Gradio's progress bar (done/total and a time estimate) as a Translator progress callback."""
         return lambda done, total: progress((done, total), unit=unit)
 
+    def shown(pair: tuple[np.ndarray, np.ndarray], lines: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The pair as the slider shows it, with a line when it had to be scaled down to be sent whole."""
+        view = (for_display(pair[0]), for_display(pair[1]))
+        if view[1].shape != pair[1].shape:
+            lines.append(f"The slider shows the result at {view[1].shape[1]}×{view[1].shape[0]}; the 1:1 crop and "
+                         "the PNG have every pixel.")
+        return view
+
+    def results(pair: tuple[np.ndarray, np.ndarray], png: str, lines: list[str]) -> tuple:
+        """What a run gives the slider tabs: slider, info line, PNG (now shown), crop state, crop, inspection."""
+        view = shown(pair, lines)
+        return (gr.ImageSlider(value=view, visible=True), "\n\n".join(lines), gr.File(value=png, visible=True),
+                shelf.keep_pair(pair), side_by_side(pair, 50, 50), gr.Accordion(visible=True))
+
     def run_style(payload: Any, label: str | None, progress: Any = progress_bar) -> tuple:
-        decoded, out = shelf.style_output(Upload.from_payload(payload), label, reporter(progress, "tiles"))
-        shown = to_display(out)
-        pair = (to_display(Output(decoded.pixels, decoded.alpha)), shown)
-        name = f"{Path(Upload.from_payload(payload).name).stem}_{shelf.entry(label).path.stem}"
-        return shown, shelf.save_png(out, name), pair, side_by_side(pair, 50, 50)
+        upload, lines = Upload.from_payload(payload), []
+        decoded, out = shelf.style_output(upload, label, reporter(progress, "tiles"), lines.append)
+        pair = (to_display(Output(decoded.pixels, decoded.alpha)), to_display(out))
+        name = f"{Path(upload.name).stem}_{shelf.entry(label).path.stem}"
+        lines.append(f"{decoded.size[0]}×{decoded.size[1]}; left: input, right: output")
+        return results(pair, shelf.save_png(out, name), lines)
 
     def run_sr(payload: Any, label: str | None, progress: Any = progress_bar) -> tuple:
-        before, out, size = shelf.super_resolve_output(Upload.from_payload(payload), label,
-                                                       reporter(progress, "tiles"))
-        pair = (to_display(before), to_display(out))
-        name = f"{Path(Upload.from_payload(payload).name).stem}_x{shelf.entry(label).spec.scale}"
-        return pair, size, shelf.save_png(out, name), pair, side_by_side(pair, 50, 50)
+        upload, lines = Upload.from_payload(payload), []
+        before, out, size = shelf.super_resolve_output(upload, label, reporter(progress, "tiles"), lines.append)
+        pair = (before, to_display(out))
+        name = f"{Path(upload.name).stem}_x{shelf.entry(label).spec.scale}"
+        lines.append(size)
+        return results(pair, shelf.save_png(out, name), lines)
 
     def run_batch(payloads: Any, label: str | None, progress: Any = progress_bar) -> tuple:
         uploads = [u for u in map(Upload.from_payload, payloads or []) if u is not None]
-        return shelf.batch(uploads, label, reporter(progress, "files"))
+        archive, log = shelf.batch(uploads, label, reporter(progress, "files"))
+        return gr.File(value=archive, visible=archive is not None), log
 
-    def run_paired(payload: Any, sketch: Any, label: str | None) -> np.ndarray:
-        return shelf.paired(Upload.from_payload(payload), sketch, label)
+    def run_generate(label: str | None, seed: float, klass: str | None, n: float) -> tuple:
+        grid, strip = shelf.generate(label, seed, klass, n)
+        return gr.Image(value=grid, visible=True), gr.Image(value=strip, visible=True)
 
-    def crop(pair: Any, x: float, y: float, view: str = next(iter(VIEW_SIDES))) -> np.ndarray | None:
-        return side_by_side(pair, x, y, VIEW_SIDES.get(view, CROP_SIDE)) if pair else None
+    def run_paired(source: str, payload: Any, sketch: Any, label: str | None) -> tuple[np.ndarray, str]:
+        lines: list[str] = []
+        upload = Upload.from_payload(payload) if source == UPLOAD else None
+        if source == UPLOAD and upload is None:
+            raise UserError("upload a label map first (or pick an example)")
+        out = shelf.paired(upload, None if source == UPLOAD else sketch, label, lines.append)
+        for line in lines:
+            if line.startswith("warning: "):
+                gr.Warning(line.removeprefix("warning: "))
+        return out, "\n\n".join(lines)
 
-    def crop_controls(prefix: str, what: str) -> tuple[Any, Any, Any, Any]:
+    def crop(kept: Any, x: float, y: float, view: str = next(iter(VIEW_SIDES))) -> np.ndarray | None:
+        """The inspection view of the pair keep_pair saved (read in part, memory-mapped); None when there is
+        none yet or it was pruned (after an hour)."""
+        try:
+            pair = tuple(np.load(path, mmap_mode="r", allow_pickle=False) for path in kept or ())
+        except (OSError, ValueError):
+            return None
+        if len(pair) != 2:
+            return None
+        side = VIEW_SIDES.get(view, CROP_SIDE)
+        if side == 0:  # both whole: at full size up to the page's limit, scaled down beyond
+            pair = (for_display(np.asarray(pair[0])), for_display(np.asarray(pair[1])))
+        return side_by_side(pair, x, y, side)
+
+    def crop_controls(prefix: str, what: str) -> tuple[Any, Any]:
         """A movable 1:1 crop of a result beside the same crop of what it is compared with, or both whole at
-        full size (the image's download and fullscreen buttons then give every pixel)."""
+        full size (the image's download and fullscreen buttons then give every pixel), in a panel that stays
+        hidden until there is a result and then starts collapsed. Gives (the state holding the names of the
+        pair's files, the crop, the panel)."""
         pair = gr.State()
-        with gr.Accordion(f"Inspect at full size: {what}", open=True):
+        with gr.Accordion(f"Inspect at full size: {what}", open=False, visible=False,
+                          elem_id=f"{prefix}-inspect") as panel:
             with gr.Row():
                 size = gr.Radio(list(VIEW_SIDES), value=next(iter(VIEW_SIDES)), label="View",
                                 elem_id=f"{prefix}-view")
@@ -501,93 +710,142 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
                             elem_id=f"{prefix}-crop")
         for control in (x, y, size):
             control.change(crop, [pair, x, y, size], view, show_progress="hidden")
-        return pair, x, y, view
+        return pair, view, panel
+
+    def slider_tab(prefix: str, choices: list[str], input_label: str, button: str,
+                   slider_label: str | None) -> tuple:
+        """The style and super-resolution tabs' top: the input, with the before/after slider and the info line
+        beside and under it when `slider_label` is given (else slider_tab_results places them); the model;
+        the button. Gives (input, model dropdown, button, slider or None, info line or None)."""
+        with gr.Row():
+            given = uploaded_image(label=input_label, elem_id=f"{prefix}-input")
+            slider = None if slider_label is None else \
+                gr.ImageSlider(label=slider_label, format="png", interactive=False, elem_id=f"{prefix}-output")
+        info = None if slider_label is None else gr.Markdown(elem_id=f"{prefix}-info")
+        model = gr.Dropdown(choices, value=shelf.default(choices), label="Model", elem_id=f"{prefix}-model")
+        go = gr.Button(button, variant="primary", elem_id=f"{prefix}-run")
+        return given, model, go, slider, info
+
+    def slider_tab_results(prefix: str, what: str, slider: Any, info: Any, slider_label: str = "") -> list:
+        """After the examples: the slider and info line if slider_tab left them out (full width, the slider
+        hidden until a result), the PNG download and the inspection panel, both hidden until a result. Gives
+        the run's outputs, in the order `results` fills them."""
+        if info is None:
+            info = gr.Markdown(elem_id=f"{prefix}-info")
+        if slider is None:
+            slider = gr.ImageSlider(label=slider_label, format="png", interactive=False, visible=False,
+                                    elem_id=f"{prefix}-output")
+        png = gr.File(label="Full-size PNG", interactive=False, visible=False, elem_id=f"{prefix}-file")
+        pair, view, panel = crop_controls(prefix, what)
+        return [slider, info, png, pair, view, panel]
 
     with gr.Blocks(title="gan-translate", delete_cache=(3600, 3600)) as app:
         gr.Markdown("# gan-translate\nStyle transfer, super-resolution, paired translation and generation "
                     "with GAN models trained by this project.")
-        with gr.Tab("Style transfer"):
-            choices = shelf.choices("translation", paired=False)
-            with gr.Row():
-                style_in = uploaded_image(label="Input", elem_id="style-input")
-                style_out = gr.Image(label="Output", format="png", interactive=False, elem_id="style-output")
-            style_model = gr.Dropdown(choices, value=shelf.default(choices), label="Model",
-                                      elem_id="style-model")
-            style_go = gr.Button("Translate", variant="primary", elem_id="style-run")
-            gr.Examples(_examples("photos_vangogh/photos/golden_gate.jpg", "photos_vangogh/photos/tubingen.jpg",
-                                  "horse2zebra/0.png", "monet_etretat/trainB/etretat-normandy-france.jpg"),
-                        inputs=style_in, elem_id="style-examples")
-            style_file = gr.File(label="Full-size PNG", interactive=False, elem_id="style-file")
-            style_pair, style_x, style_y, style_crop = crop_controls("style", "input | output")
-            style_go.click(guarded(run_style), [style_in, style_model], [style_out, style_file, style_pair, style_crop],
-                           api_name="style", preprocess=False)
-        with gr.Tab("Super-resolution"):
-            choices = shelf.choices("super-resolution")
-            sr_in = uploaded_image(label="Low-resolution input", elem_id="sr-input")
-            sr_model = gr.Dropdown(choices, value=shelf.default(choices), label="Model")
-            sr_go = gr.Button("Upscale", variant="primary", elem_id="sr-run")
-            gr.Markdown("The bundled `sr_x4` learned from clean photos shrunk 4x (bicubic), like the first four "
-                        "examples. It sharpens JPEG blocks and noise along with the detail, as the last example "
-                        "(a heavily compressed JPEG) shows.", elem_id="sr-note",
-                        visible=shelf.bundled("sr_x4") is not None)
-            gr.Examples(_examples("sr/x4_inputs/tubingen.png", "sr/x4_inputs/butterfly.png", "sr/x4_inputs/baby.png",
-                                  "sr/x4_inputs/bird.png", "realworld_lq/0014.jpg"),
-                        inputs=sr_in, elem_id="sr-examples")
-            sr_size = gr.Markdown(elem_id="sr-size")
-            sr_out = gr.ImageSlider(label="Bicubic | model (whole image)", format="png", elem_id="sr-output")
-            sr_pair, sr_x, sr_y, sr_crop = crop_controls("sr", "bicubic | model")
-            sr_file = gr.File(label="Full-size PNG", interactive=False, elem_id="sr-file")
-            sr_go.click(guarded(run_sr), [sr_in, sr_model], [sr_out, sr_size, sr_file, sr_pair, sr_crop],
-                        api_name="super_resolve", preprocess=False)
-        with gr.Tab("Batch"):
-            choices = shelf.choices(("translation", "super-resolution"))
-            batch_in = gr.File(label="Images", file_count="multiple", elem_id="batch-input")
-            batch_model = gr.Dropdown(choices, value=shelf.default(choices), label="Model",
-                                      elem_id="batch-model")
-            batch_go = gr.Button("Run on every file", variant="primary", elem_id="batch-run")
-            batch_zip = gr.File(label="Outputs (zip of PNGs)", interactive=False, elem_id="batch-output")
-            batch_log = gr.Textbox(label="Log", lines=4, interactive=False, elem_id="batch-log")
-            batch_go.click(guarded(run_batch), [batch_in, batch_model], [batch_zip, batch_log], api_name="batch",
-                           preprocess=False)
+        choices = shelf.choices("translation", paired=False)
+        if choices:
+            with gr.Tab("Style transfer", elem_id="tab-style"):
+                gr.Markdown(app_limits.image_line(), elem_id="style-limits")
+                style_in, style_model, style_go, style_slider, style_info = slider_tab(
+                    "style", choices, "Input", "Translate", "Input | output (drag the handle)")
+                gr.Examples(_examples("photos_vangogh/photos/golden_gate.jpg", "photos_vangogh/photos/tubingen.jpg",
+                                      "horse2zebra/0.png", "monet_etretat/trainB/etretat-normandy-france.jpg"),
+                            inputs=style_in, elem_id="style-examples")
+                style_outputs = slider_tab_results("style", "input | output", style_slider, style_info)
+                style_go.click(guarded(run_style), [style_in, style_model], style_outputs, api_name="style",
+                               preprocess=False)
+        choices = shelf.choices("super-resolution")
+        if choices:
+            with gr.Tab("Super-resolution", elem_id="tab-sr"):
+                gr.Markdown(app_limits.image_line(sr=True) + " Big inputs run in tiles, with a progress bar.",
+                            elem_id="sr-limits")
+                sr_in, sr_model, sr_go, _, _ = slider_tab("sr", choices, "Low-resolution input", "Upscale", None)
+                gr.Markdown("The bundled `sr_x4` learned from clean photos shrunk 4x (bicubic), like the first four "
+                            "examples. It sharpens JPEG blocks and noise along with the detail, as the last example "
+                            "(a heavily compressed JPEG) shows.", elem_id="sr-note",
+                            visible=shelf.bundled("sr_x4") is not None)
+                gr.Examples(_examples("sr/x4_inputs/tubingen.png", "sr/x4_inputs/butterfly.png",
+                                      "sr/x4_inputs/baby.png", "sr/x4_inputs/bird.png", "realworld_lq/0014.jpg"),
+                            inputs=sr_in, elem_id="sr-examples")
+                sr_outputs = slider_tab_results("sr", "bicubic | model", None, None,
+                                                "Bicubic | model, whole image (drag the handle)")
+                sr_go.click(guarded(run_sr), [sr_in, sr_model], sr_outputs, api_name="super_resolve",
+                            preprocess=False)
+        choices = shelf.choices(("translation", "super-resolution"))
+        if choices:
+            with gr.Tab("Batch", elem_id="tab-batch"):
+                gr.Markdown(f"Up to {app_limits.max_batch_files} files at once; images up to {app_limits.max_mp:g} MP "
+                            f"({app_limits.max_sr_mp:g} MP for super-resolution), larger ones scaled down with a "
+                            "line in the log (the `translate` command keeps full size).", elem_id="batch-limits")
+                batch_in = gr.File(label="Images", file_count="multiple", elem_id="batch-input")
+                batch_model = gr.Dropdown(choices, value=shelf.default(choices), label="Model",
+                                          elem_id="batch-model")
+                batch_go = gr.Button("Run on every file", variant="primary", elem_id="batch-run")
+                batch_zip = gr.File(label="Outputs (zip of PNGs)", interactive=False, visible=False,
+                                    elem_id="batch-output")
+                batch_log = gr.Textbox(label="Log", lines=4, interactive=False, elem_id="batch-log")
+                batch_go.click(guarded(run_batch), [batch_in, batch_model], [batch_zip, batch_log],
+                               api_name="batch", preprocess=False)
         from translate.web_ui_video import video_tab  # imported here: translate.web_ui_video imports this module
         video_tab(shelf)
-        with gr.Tab("Paired translation"):
-            choices = shelf.choices("translation", paired=True)
-            if not choices:
-                gr.Markdown("No paired models (label map or sketch to picture, as pix2pix trains) here yet.")
-            with gr.Row():
-                paired_in = uploaded_image(label="Input label map (or sketch beside)", elem_id="paired-input")
-                paired_sketch = gr.Sketchpad(
-                    value=draw_facade(0), label="Sketch: paint a facade label map in the class colours", type="numpy",
-                    brush=gr.Brush(colors=[_hex(rgb) for _, rgb in FACADE_CLASSES], color_mode="fixed",
-                                   default_color=_hex(colour("window"))),
-                    canvas_size=(256, 256), elem_id="paired-sketch")
-                paired_out = gr.Image(label="Output", format="png", interactive=False, elem_id="paired-output")
-            gr.HTML(facade_legend(), elem_id="paired-legend")
-            gr.Examples(_examples(*(f"facade_labels/drawn_{i}.png" for i in range(3))), inputs=paired_in,
-                        elem_id="paired-examples")
-            paired_model = gr.Dropdown(choices, value=shelf.default(choices), label="Model",
-                                       elem_id="paired-tab-model")
-            paired_go = gr.Button("Translate", variant="primary", elem_id="paired-run")
-            paired_go.click(guarded(run_paired), [paired_in, paired_sketch, paired_model], paired_out,
-                            api_name="paired", preprocess=False)
-        with gr.Tab("Generate"):
-            choices = shelf.choices("generation")
-            gen_model = gr.Dropdown(choices, value=shelf.default(choices), label="Model")
-            with gr.Row():
-                gen_seed = gr.Number(0, label="Seed", precision=0)
-                gen_n = gr.Slider(1, GEN_MAX_SAMPLES, value=64, step=1, label="Samples")
-                first = shelf.entry(choices[0]).spec if choices else None
-                gen_class = gr.Dropdown([EVERY_CLASS, *(first.labels or ())] if first else [EVERY_CLASS],
-                                        value=EVERY_CLASS, label="Class (conditional models)", elem_id="gen-class")
-            gen_go = gr.Button("Generate", variant="primary", elem_id="gen-run")
-            gen_grid = gr.Image(label="Samples", format="png", interactive=False, elem_id="gen-output")
-            gen_strip = gr.Image(label="Interpolation from seed to seed + 1 (conditional models: a row per class)",
-                                 format="png", interactive=False, elem_id="gen-strip")
-            gen_go.click(guarded(shelf.generate), [gen_model, gen_seed, gen_class, gen_n], [gen_grid, gen_strip],
-                         api_name="generate")
-        with gr.Tab("Models"):
-            gr.Markdown(shelf.describe(), elem_id="models")
+        choices = shelf.choices("translation", paired=True)
+        if choices:
+            with gr.Tab("Paired translation", elem_id="tab-paired"):
+                gr.Markdown(f"Draw a label map, or upload one: one input at a time. {app_limits.image_line()}",
+                            elem_id="paired-limits")
+                paired_source = gr.Radio([SKETCH, UPLOAD], value=SKETCH, label="Input", elem_id="paired-source")
+                with gr.Row():
+                    with gr.Column(visible=True) as sketch_column:
+                        gr.Markdown("**Sketch**: paint a facade label map in the class colours (the legend "
+                                    "below)", elem_id="paired-sketch-label")
+                        paired_sketch = gr.Sketchpad(
+                            value=draw_facade(0), show_label=False, type="numpy",
+                            brush=gr.Brush(colors=[_hex(rgb) for _, rgb in FACADE_CLASSES], color_mode="fixed",
+                                           default_color=_hex(colour("window"))),
+                            canvas_size=(256, 256), elem_id="paired-sketch")
+                    with gr.Column(visible=False) as upload_column:
+                        paired_in = uploaded_image(label="Input label map", elem_id="paired-input")
+                    paired_out = gr.Image(label="Output", format="png", interactive=False, elem_id="paired-output")
+                gr.HTML(facade_legend(), elem_id="paired-legend")
+                paired_info = gr.Markdown(elem_id="paired-info")
+                paired_model = gr.Dropdown(choices, value=shelf.default(choices), label="Model",
+                                           elem_id="paired-tab-model")
+                paired_go = gr.Button("Translate", variant="primary", elem_id="paired-run")
+                gr.Examples(_examples(*(f"facade_labels/drawn_{i}.png" for i in range(3))), inputs=paired_in,
+                            label="Examples (label maps to upload)", elem_id="paired-examples")
+                paired_source.change(lambda source: (gr.Column(visible=source == SKETCH),
+                                                     gr.Column(visible=source == UPLOAD)),
+                                     paired_source, [sketch_column, upload_column], show_progress="hidden")
+                # an upload or an example picked makes the upload the input, visibly
+                paired_in.change(lambda payload: gr.Radio(value=UPLOAD) if payload else gr.Radio(),
+                                 paired_in, paired_source, show_progress="hidden", preprocess=False)
+                paired_go.click(guarded(run_paired), [paired_source, paired_in, paired_sketch, paired_model],
+                                [paired_out, paired_info], api_name="paired", preprocess=False)
+        choices = shelf.choices("generation")
+        if choices:
+            with gr.Tab("Generate", elem_id="tab-gen"):
+                gr.Markdown(f"Up to {GEN_MAX_SAMPLES} samples at a time.", elem_id="gen-limits")
+                gen_model = gr.Dropdown(choices, value=shelf.default(choices), label="Model")
+                with gr.Row():
+                    gen_seed = gr.Number(0, label="Seed", precision=0)
+                    gen_n = gr.Slider(1, GEN_MAX_SAMPLES, value=64, step=1, label="Samples")
+                    first = shelf.entry(choices[0]).spec
+                    gen_class = gr.Dropdown([EVERY_CLASS, *(first.labels or ())], value=EVERY_CLASS,
+                                            label="Class (conditional models)", elem_id="gen-class")
+                gen_go = gr.Button("Generate", variant="primary", elem_id="gen-run")
+                gen_grid = gr.Image(label="Samples", format="png", interactive=False, visible=False,
+                                    elem_id="gen-output")
+                gen_strip = gr.Image(label="Interpolation from seed to seed + 1 (conditional models: a row per "
+                                     "class)", format="png", interactive=False, visible=False, elem_id="gen-strip")
+                gen_go.click(guarded(run_generate), [gen_model, gen_seed, gen_class, gen_n],
+                             [gen_grid, gen_strip], api_name="generate")
+        with gr.Tab("Models", elem_id="tab-models"):
+            gr.Markdown("Every model served here; open a model's panel below for its spec and card.")
+            gr.HTML(shelf.model_table(), elem_id="models")
+            for name, entries, model_card in shelf.groups():
+                with gr.Accordion(f"{name}: {group_direction(entries)} (spec and card)", open=False):
+                    gr.Markdown(shelf.model_details(entries, model_card))
+            gr.Markdown(shelf.unreadable(), elem_id="models-unreadable")
         where = f" · models from {', '.join(map(str, folders))}" if debug else ""
         gr.Markdown(f"<small>{device_line(device)}{where}</small>", elem_id="footer")
     app.queue(default_concurrency_limit=max(1, (os.cpu_count() or 2) // 2), max_size=32)

@@ -10,25 +10,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from translate.app_limits import AppLimits
 from translate.errors import UserError
 from translate.pipeline import output_suffix
-from translate.web_ui import SR_MAX_PIXELS, STYLE_MAX_PIXELS, Shelf, Upload, limits
+from translate.web_ui import Shelf, Upload
 
-VIDEO_MAX_SECONDS = 20.0
 KEEP_RESULTS = 8
 """Finished clips kept on disk; Gradio serves its own copy, so older ones can go."""
 
 
-def limits_line() -> str:
-    return (f"Clips up to {VIDEO_MAX_SECONDS:g} s with frames up to {STYLE_MAX_PIXELS / 1e6:g} MP "
-            f"({SR_MAX_PIXELS / 1e6:g} MP for super-resolution), within the server's upload size limit. "
+def limits_line(limits: AppLimits) -> str:
+    return (f"Clips up to {limits.max_video_seconds:g} s with frames up to {limits.max_video_mp:g} MP "
+            f"({limits.max_video_sr_mp:g} MP for super-resolution), within the server's upload size limit. "
             "The sound is kept as it is.")
 
 
 def translate_clip(shelf: Shelf, upload: Upload | None, label: str | None, out_dir: Path,
                    progress: Callable[[int, int], None] | None = None,
                    temporal: float | None = None) -> tuple[Path, str]:
-    """(the translated clip, a line saying what was done). Limits as for images, plus VIDEO_MAX_SECONDS;
+    """(the translated clip, a line saying what was done), within the shelf's limits for clips;
     temporal: translate_video's blend strength (None: its default)."""
     from translate.inference import Translator
     from translate.video import translate_video
@@ -40,8 +40,9 @@ def translate_clip(shelf: Shelf, upload: Upload | None, label: str | None, out_d
     translator = Translator.from_file(entry.path, device=shelf.device)
     target = out_dir / f"{Path(upload.name).stem}_{output_suffix(entry.spec)}.mp4"
     try:
-        result = translate_video(upload.path, target, translator, max_frame_pixels=limits(entry.spec).max_input_pixels,
-                                 max_seconds=VIDEO_MAX_SECONDS, progress=progress, temporal=temporal)
+        result = translate_video(upload.path, target, translator,
+                                 max_frame_pixels=shelf.limits.video_frame_pixels(entry.spec),
+                                 max_seconds=shelf.limits.max_video_seconds, progress=progress, temporal=temporal)
     except UserError as err:
         raise UserError(str(err).replace(str(upload.path), upload.name)) from None
     corrupt = f"; {result.skipped} corrupt frames skipped" if result.skipped else ""
@@ -72,11 +73,13 @@ def video_tab(shelf: Shelf) -> None:
             shutil.rmtree(finished.popleft().parent, ignore_errors=True)
         return str(path), line
 
-    with gr.Tab("Video"):
-        # photo translators first, so the default suits a filmed clip; label-map models (pix2pix) last
-        choices = (shelf.choices("translation", paired=False) + shelf.choices("super-resolution")
-                   + shelf.choices("translation", paired=True))
-        gr.Markdown(limits_line(), elem_id="video-limits")
+    # photo translators first, so the default suits a filmed clip; label-map models (pix2pix) last
+    choices = (shelf.choices("translation", paired=False) + shelf.choices("super-resolution")
+               + shelf.choices("translation", paired=True))
+    if not choices:
+        return
+    with gr.Tab("Video", elem_id="tab-video"):
+        gr.Markdown(limits_line(shelf.limits), elem_id="video-limits")
         with gr.Row():
             video_in = gr.Video(label="Clip", sources=["upload"], format=None, elem_id="video-input")
             video_out = gr.Video(label="Result", format=None, interactive=False, elem_id="video-output")
