@@ -192,6 +192,7 @@ def load_model(
     spec = ModelSpec.from_json(metadata.get("spec"), path)
     check_task(path, spec, task)
     spec_check.check_network(path, spec, shapes)
+    check_finite(path, tensors)
     net = GENERATORS[spec.arch](**spec.arch_kwargs)
     try:
         net.load_state_dict(tensors, strict=True)
@@ -200,6 +201,17 @@ def load_model(
         raise ModelFileError(f"{path}: weights do not fit architecture {spec.arch!r} ({problem})") from None
     spec_check.check_output(path, spec, net.eval())
     return net.to(device), spec
+
+
+def check_finite(path: Path, tensors: Mapping[str, torch.Tensor]) -> None:
+    """ModelFileError naming the first tensor that holds a NaN or an infinity: one such value turns every
+    output pixel into NaN, which image writers would silently make black."""
+    for name in sorted(tensors):
+        tensor = tensors[name]
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise ModelFileError(f"{path}: the tensor {name!r} holds {bad} NaN or infinite value{'s' * (bad > 1)}; "
+                                 "the file is damaged, or its training diverged")
 
 
 # Training states -------------------------------------------------------------------------------
@@ -258,5 +270,5 @@ def load_state(path: str | Path) -> dict[str, Any]:
     metadata, tensors, _ = _open_checked(path, STATE_FORMAT)
     try:
         return unpack(json.loads(metadata["state"]), tensors)
-    except (KeyError, ValueError) as err:
+    except (KeyError, ValueError, RecursionError) as err:
         raise ModelFileError(f"{path}: training state is unreadable ({err})") from None

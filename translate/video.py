@@ -34,6 +34,7 @@ from translate.checkpoint import atomic_write
 from translate.data.convert import to_pixels, to_tensor
 from translate.errors import ConfigError, UserError
 from translate.inference import Translator
+from translate.output_check import check_values
 from translate.temporal import video_blend
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi")
@@ -167,6 +168,7 @@ def _translate_batch(translator: Translator, frames: list[np.ndarray]) -> list[n
     with torch.inference_mode():
         x = torch.stack([to_tensor(f, value_range) for f in frames]).to(translator.device, translator.dtype)
         y = translator._run_padded(x)
+        check_values(translator.where, y, x)
     return [to_pixels(t, value_range) for t in y]
 
 

@@ -34,6 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from translate.data.io import write_image
         from translate.device import pick_device
         from translate.errors import ConfigError
+        from translate.output_check import check_values
         from translate.sampling import arithmetic, class_labels, generate, interpolation, latents, strip_latents
         from translate.zoo import resolve_model
 
@@ -55,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             labels = class_labels(spec, args.label, len(z))
         images = generate(net, spec, z, labels)
+        check_values(args.model, images)
         if args.zoom is not None and args.zoom < 1:
             raise ConfigError(f"--zoom must be at least 1, got {args.zoom}")
         zoom = args.zoom or max(1, 64 // images.shape[-1])
