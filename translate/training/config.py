@@ -200,7 +200,8 @@ def read_run_config(run: str | Path, recipe_name: str) -> dict[str, Any]:
     try:
         saved = json.loads(path.read_text())
     except (ValueError, RecursionError) as err:  # UnicodeDecodeError included; RecursionError: nested too deep
-        raise ConfigError(f"--resume {run}: {CONFIG_FILE} is not valid JSON ({str(err).splitlines()[0][:160]})") from None
+        problem = str(err).splitlines()[0][:160]
+        raise ConfigError(f"--resume {run}: {CONFIG_FILE} is not valid JSON ({problem})") from None
     name = saved.get("recipe") if isinstance(saved, dict) else None
     if not (isinstance(name, str) and isinstance(saved.get("loop"), dict) and isinstance(saved.get(name), dict)):
         raise ConfigError(f"--resume {run}: {CONFIG_FILE} lacks the recipe, loop or recipe settings")
