@@ -115,8 +115,11 @@ def _open_checked(
     """Read metadata, tensor shapes and dtypes ("F32", "I64", ...) (and tensors) of one of our safetensors files,
     or raise ModelFileError."""
     check_regular_file(path)
-    with open(path, "rb") as f:
-        head = f.read(8)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError as err:
+        raise ModelFileError(f"{path}: cannot be read ({err.strerror or err})") from None
     if path.suffix.lower() in _PICKLE_SUFFIXES or head[:2] == b"\x80\x02" or head[:4] == b"PK\x03\x04":
         raise ModelFileError(
             f"{path}: looks like a PyTorch pickle; only .safetensors model files are loaded "

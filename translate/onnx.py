@@ -24,6 +24,7 @@ from translate.checkpoint import atomic_write, check_regular_file
 from translate.errors import ModelFileError, UserError
 from translate.inference import recommended_overlap, recommended_tile
 from translate.model_spec import ModelSpec
+from translate.printable import printable
 
 OPSET = 18
 TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2}
@@ -134,7 +135,8 @@ def session(path: str | Path, provider: str = "auto", threads: int = 0) -> Any:
     if want_cuda and "CUDAExecutionProvider" not in sess.get_providers():
         if provider == "cuda":
             raise UserError(f"{path}: --provider cuda, but onnxruntime's CUDA provider does not load here")
-        print(f"note: onnxruntime's CUDA provider does not load here; {path.name} runs on the CPU", file=sys.stderr)
+        print(f"note: onnxruntime's CUDA provider does not load here; {printable(path.name)} runs on the CPU",
+              file=sys.stderr)
     return sess
 
 

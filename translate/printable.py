@@ -22,7 +22,12 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else _escape(c) for c in text)
 
 
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
 def _escape(c: str) -> str:
+    if c in _SHORT:
+        return _SHORT[c]
     code = ord(c)
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
@@ -33,3 +38,8 @@ def first_problems(problems: Sequence[str], first: int = FIRST_PROBLEMS) -> list
     if len(problems) > first:
         lines.append(f"... and {len(problems) - first} more unreadable files")
     return lines
+
+
+def unreadable_markdown(problems: Sequence[str]) -> str:
+    """The app's Markdown section for unreadable model files: how many, then the first with their reasons."""
+    return f"### Unreadable files: {len(problems)}\n" + "\n".join(f"- {line}" for line in first_problems(problems))

@@ -35,6 +35,7 @@ from translate.data.convert import to_pixels, to_tensor
 from translate.errors import ConfigError, UserError
 from translate.inference import Translator
 from translate.output_check import check_values
+from translate.printable import printable
 from translate.temporal import video_blend
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi")
@@ -236,7 +237,7 @@ def translate_video(source: str | Path, target: str | Path, translator: Translat
     import av
 
     source, target = Path(source), Path(target)
-    warn = warn or (lambda line: print(f"warning: {line}", file=sys.stderr))
+    warn = warn or (lambda line: print(f"warning: {printable(line)}", file=sys.stderr))
     if norm_stats not in NORM_STATS:
         raise ConfigError(f"--norm-stats must be one of {', '.join(NORM_STATS)}, got {norm_stats!r}")
     try:

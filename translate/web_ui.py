@@ -33,6 +33,7 @@ from translate.inference import Output, Progress, Translator
 from translate.label_maps import FACADE_CLASSES, colour, draw_facade
 from translate.model_spec import ModelSpec
 from translate.pipeline import Job, Limits, output_suffix, read_input, translate_files
+from translate.printable import printable, unreadable_markdown
 from translate.zoo import MODEL_SUFFIXES, bundled_models_dir
 
 STYLE_MAX_PIXELS = 4_000_000
@@ -106,11 +107,11 @@ def _scan(folders: list[Path]) -> tuple[list[Entry], list[str]]:
                 problems.append(f"{path}: unreadable ({type(err).__name__})")
                 continue
             if spec.task == "translation" and spec.domains:
-                label = f"{spec.domains[0]} → {spec.domains[1]} ({path.stem})"
+                label = f"{spec.domains[0]} → {spec.domains[1]} ({printable(path.stem)})"
             elif spec.task == "super-resolution":
-                label = f"x{spec.scale} ({path.stem})"
+                label = f"x{spec.scale} ({printable(path.stem)})"
             else:
-                label = path.stem
+                label = printable(path.stem)
             entries.append(Entry(label + (" [onnx]" if path.suffix == ".onnx" else ""), path, spec))
     return entries, problems
 
@@ -322,9 +323,9 @@ class Shelf:
 
     def describe(self) -> str:
         """Markdown: each model's spec, and its card (see card()) when there is one."""
-        if not self.entries:
-            return "No models found. Train one (`train-cyclegan`, `train-srgan`, `train-gan`) or pass `--models DIR`."
-        parts, shown = [], set()
+        parts: list[str] = [] if self.entries else [
+            "No models found. Train one (`train-cyclegan`, `train-srgan`, `train-gan`) or pass `--models DIR`."]
+        shown = set()
         for e in self.entries:
             s = e.spec
             facts = [f"task **{s.task}**", f"architecture `{s.arch}` {s.arch_kwargs}",
@@ -337,13 +338,13 @@ class Shelf:
                 facts.append(f"classes {', '.join(s.labels)}")
             if s.recipe:
                 facts.append(f"recipe `{s.recipe}`, step {s.step}")
-            parts.append(f"### {e.label}\n`{e.path.name}`: " + "; ".join(facts))
+            parts.append(f"### {e.label}\n`{printable(e.path.name)}`: " + "; ".join(facts))
             model_card = card(e.path)
             if model_card and model_card not in shown:  # a pair of translators shares one card
                 shown.add(model_card)
                 parts.append(model_card.read_text())
         if self.problems:
-            parts.append("### Unreadable files\n" + "\n".join(f"- {self.public(p)}" for p in self.problems))
+            parts.append(unreadable_markdown([self.public(p) for p in self.problems]))
         return "\n\n".join(parts)
 
 

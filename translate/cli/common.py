@@ -11,13 +11,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from translate.errors import UserError, os_error
+from translate.printable import printable
 
 
 class ArgumentParser(argparse.ArgumentParser):
     """argparse with one-line usage errors (the full usage is one --help away)."""
 
     def error(self, message: str) -> typing.NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(2, f"{self.prog}: error: {printable(message)} (see --help)\n")
 
 
 def one_line(err: Exception) -> str:
@@ -30,15 +31,20 @@ def one_line(err: Exception) -> str:
     return text
 
 
+def tell(line: str, file: typing.TextIO | None = None) -> None:
+    """Print one line (to stderr by default) with the control characters of the names in it escaped."""
+    print(printable(line), file=file or sys.stderr)
+
+
 def run_cli(body: Callable[[], int]) -> int:
     """Run a command body; user errors become one line on stderr and exit code 2, Ctrl-C exit 130."""
     try:
         return body()
     except UserError as err:
-        print(f"error: {one_line(err)}", file=sys.stderr)
+        tell(f"error: {one_line(err)}")
         return 2
     except OSError as err:  # a folder that cannot be created, a full disk, no permission: one line, no traceback
-        print(f"error: {os_error(err)}", file=sys.stderr)
+        tell(f"error: {os_error(err)}")
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

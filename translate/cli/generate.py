@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
-from translate.cli.common import ArgumentParser, parse, run_cli
+from translate.cli.common import ArgumentParser, parse, run_cli, tell
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             images = images.repeat_interleave(zoom, dim=2).repeat_interleave(zoom, dim=3)
         grid = make_grid(images, nrow=nrow, padding=2 * zoom, pad_value=1.0)
         path = write_image(args.out, grid.permute(1, 2, 0).numpy())
-        print(f"wrote {path} ({len(z)} images)")
+        tell(f"wrote {path} ({len(z)} images)", sys.stdout)
         return 0
 
     return run_cli(body)

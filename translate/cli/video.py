@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from translate.cli.common import os_error
+from translate.cli.common import os_error, tell
 
 if TYPE_CHECKING:
     from translate.inference import Translator
@@ -64,11 +64,11 @@ def run_videos(args: argparse.Namespace, translator: Translator, suffix: str) ->
         source = Path(item)
         target = (Path(args.out) if args.out else source.parent) / output_name(source, suffix)
         if not source.is_file():
-            print(f"error: {source}: no such file", file=sys.stderr)
+            tell(f"error: {source}: no such file")
             failed += 1
             continue
         if target.exists() and not args.overwrite:
-            print(f"skipped {source}: {target} exists (pass --overwrite)", file=sys.stderr)
+            tell(f"skipped {source}: {target} exists (pass --overwrite)")
             skipped += 1
             continue
         show = not args.no_progress and sys.stderr.isatty()
@@ -85,16 +85,15 @@ def run_videos(args: argparse.Namespace, translator: Translator, suffix: str) ->
             except ConfigError:
                 raise
             except UserError as err:
-                print(f"error: {err}", file=sys.stderr)
+                tell(f"error: {err}")
                 failed += 1
                 continue
             except OSError as err:
-                print(f"error: {os_error(err)}", file=sys.stderr)
+                tell(f"error: {os_error(err)}")
                 failed += 1
                 continue
         written += 1
         corrupt = f", {result.skipped} corrupt frames skipped" if result.skipped else ""
-        print(f"{target}: {result.frames} frames{corrupt}", file=sys.stderr)
-    print(f"{written} written, {skipped} skipped, {failed} failed" + (f" -> {args.out}" if args.out else ""),
-          file=sys.stderr)
+        tell(f"{target}: {result.frames} frames{corrupt}")
+    tell(f"{written} written, {skipped} skipped, {failed} failed" + (f" -> {args.out}" if args.out else ""))
     return 0 if not failed else 2 if failed == len(args.inputs) else 1

@@ -42,6 +42,7 @@ from translate.checkpoint import atomic_write, load_state, remove_interrupted_wr
 from translate.data.io import write_image
 from translate.device import allow_tf32, check_processes_fit, pick_amp_dtype, pick_device
 from translate.errors import ConfigError, UserError
+from translate.printable import printable
 from translate.training.config import (
     CONFIG_FILE,
     GRAPH_COMPILE_MODES,
@@ -181,7 +182,7 @@ class _Run:
 
     def log(self, message: str) -> None:
         if self.is_main:
-            print(message, file=sys.stderr, flush=True)
+            print(printable(message), file=sys.stderr, flush=True)
 
     def _check_run_folder(self) -> None:
         state = self.out / STATE_FILE
