@@ -195,7 +195,7 @@ def test_generation_model_exports_with_labels(tmp_path):
 def test_bad_onnx_files(tmp_path):
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"not a model")
-    with pytest.raises(ModelFileError, match="onnxruntime cannot load it"):
+    with pytest.raises(ModelFileError, match="not a readable ONNX file|onnxruntime cannot load it"):
         session(junk)
     with pytest.raises(ModelFileError, match="no such file"):
         session(tmp_path / "missing.onnx")

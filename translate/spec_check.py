@@ -283,6 +283,8 @@ def check_output(where: object, spec: Any, run: Callable[..., Any]) -> None:
             warnings.simplefilter("ignore")
             out = _run_promised(spec, run)
             shape, finite = tuple(out.shape), bool(torch.isfinite(out).all())
+    except ModelFileError:  # a run stopped for its time limit: its own line
+        raise
     except Exception as err:  # noqa: BLE001 - a lying spec can make any layer fail; the user needs one line
         problem = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
         raise ModelFileError(f"{where}: the network fails on an input of the size its spec promises to take "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import signal
 import sys
 import types
 import typing
@@ -36,10 +37,28 @@ def tell(line: str, file: typing.TextIO | None = None) -> None:
     print(printable(line), file=file or sys.stderr)
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that what is running unwinds: temporary files are removed, and
+    the loop that was stopped says what it stopped (a BaseException, like KeyboardInterrupt, so that no
+    `except Exception` takes it for an error of one input)."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
 def run_cli(body: Callable[[], int]) -> int:
-    """Run a command body; user errors become one line on stderr and exit code 2, Ctrl-C exit 130."""
+    """Run a command body; user errors become one line on stderr and exit code 2, Ctrl-C exit 130, SIGTERM
+    exit 143 (each after the line saying so)."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread (a test runner's, an embedding app's): leave signals alone
+        previous = None
     try:
         return body()
+    except Terminated:
+        print("terminated (SIGTERM)", file=sys.stderr)
+        return 143
     except UserError as err:
         tell(f"error: {one_line(err)}")
         return 2
@@ -49,6 +68,9 @@ def run_cli(body: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, title: str) -> None:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from translate.cli.common import os_error, tell
+from translate.cli.common import Terminated, os_error, tell
 
 if TYPE_CHECKING:
     from translate.inference import Translator
@@ -72,8 +72,10 @@ def run_videos(args: argparse.Namespace, translator: Translator, suffix: str) ->
             skipped += 1
             continue
         show = not args.no_progress and sys.stderr.isatty()
+        frames = [0]
         with tqdm(disable=not show, unit="frame", desc=source.name) as bar:
-            def progress(done: int, total: int, bar: tqdm = bar) -> None:
+            def progress(done: int, total: int, bar: tqdm = bar, frames: list[int] = frames) -> None:
+                frames[0] = done
                 bar.total = max(total, done) or None
                 bar.update(done - bar.n)
 
@@ -83,6 +85,11 @@ def run_videos(args: argparse.Namespace, translator: Translator, suffix: str) ->
                                          batch=args.batch, progress=progress,
                                          max_frame_pixels=max_frame_pixels)
             except ConfigError:
+                raise
+            except (KeyboardInterrupt, Terminated):
+                bar.close()
+                tell(f"stopped {source} after {frames[0]} frames; {target} was not written (its partial file is "
+                     "removed)")
                 raise
             except UserError as err:
                 tell(f"error: {err}")
