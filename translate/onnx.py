@@ -34,11 +34,18 @@ decimal digits, and deep generators accumulate rounding, so its bound is looser.
 
 
 EXPORTED_OPS = frozenset({
-    "Add", "Cast", "Conv", "ConvTranspose", "InstanceNormalization", "Pad", "Relu", "Resize", "Tanh",
+    # what export-onnx writes for every architecture here, fp16 (Cast) and int8 (QDQ) included
+    "Add", "Cast", "Concat", "Conv", "ConvTranspose", "DepthToSpace", "DequantizeLinear", "Equal", "Gemm",
+    "InstanceNormalization", "LeakyRelu", "MatMul", "Mul", "PRelu", "Pad", "QuantizeLinear", "Relu", "Reshape",
+    "Resize", "Softmax", "Tanh", "Transpose", "Unsqueeze",
+    # what torch's TorchScript exporter writes for them, and plain operations other exporter versions may use
+    "BatchNormalization", "Clip", "Constant", "ConstantOfShape", "Div", "Flatten", "Gather", "Identity", "Max",
+    "Min", "Neg", "Pow", "ReduceMean", "Shape", "Sigmoid", "Slice", "Sqrt", "Squeeze", "Sub", "Where",
 })
-"""The operations (of ONNX's standard domain) that export-onnx writes, fp16 and int8 included, for every
-architecture here (tests/test_onnx.py checks this against the exporter). A graph with any other is refused
-before it runs: control flow (Loop, Scan, If) can run without end, other domains are code we do not know."""
+"""The operations (of ONNX's standard domain) a graph may use: none loops, branches or runs code of another
+domain. A graph with any other is refused before onnxruntime sees it: control flow (Loop, Scan, If) can run
+without end, and other domains are code we do not know. tests/test_onnx.py checks that every export uses
+only these."""
 CHECK_SECONDS = 30.0
 """Time limit of the run that checks an export against its spec's promises (at the smallest input it
 promises to take, a second on any of our models), should a graph of plain operations still be slow."""

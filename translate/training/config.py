@@ -195,6 +195,9 @@ def read_run_config(run: str | Path, recipe_name: str) -> dict[str, Any]:
     """The saved configuration of run folder `run`: {"recipe": name, "loop": {...}, name: {...}}, checked to be
     a run of recipe `recipe_name` (continuing another recipe's run would read its settings as ours)."""
     path = Path(run) / CONFIG_FILE
+    if not path.is_file() and any(Path(run).glob(f".{CONFIG_FILE}.incomplete-*.tmp")):
+        raise ConfigError(f"--resume {run}: the run was stopped while writing its {CONFIG_FILE}, before any training; "
+                          f"start it again without --resume (the same --out; its leftover is removed)")
     if not path.is_file():
         raise ConfigError(f"--resume {run}: no {CONFIG_FILE} there; not a run folder")
     try:

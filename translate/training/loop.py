@@ -187,19 +187,21 @@ class _Run:
     def _check_run_folder(self) -> None:
         state = self.out / STATE_FILE
         if self.resume:
-            if not state.is_file():
-                raise ConfigError(
-                    f"--resume {self.out}: no {STATE_FILE} there (not a run folder, or no checkpoint yet)"
-                )
             read_run_config(self.out, self.recipe_cls.name)
-            if self.is_main:
-                for folder in (self.out, self.out / "models", self.out / "samples"):
-                    for leftover in remove_interrupted_writes(folder):
-                        self.log(f"removed {leftover}, left by an interrupted write")
+            if not state.is_file():  # stopped before (or while) writing its first checkpoint: nothing to resume
+                self.log(f"--resume {self.out}: no {STATE_FILE} yet (the run was stopped before its first one "
+                         "was written); starting it again from step 0 with its saved settings")
+                self.resume = False
         elif state.exists():
             raise ConfigError(
                 f"{self.out} already holds a run; continue it with --resume {self.out} or pick another --out"
             )
+        if self.is_main:
+            for folder in (self.out, self.out / "models", self.out / "samples"):
+                for leftover in remove_interrupted_writes(folder):
+                    self.log(f"removed {leftover}, left by an interrupted write")
+            if not self.resume:
+                self._trim_log(0)  # a run stopped before its first checkpoint logged steps this one logs again
 
     def run(self) -> Recipe:
         loop = self.loop
