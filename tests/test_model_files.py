@@ -836,3 +836,51 @@ def test_a_killed_writer_leaves_a_file_the_next_run_removes_and_a_live_one_keeps
     assert remove_interrupted_writes(tmp_path) == temps  # killed: nobody holds it
     atomic_write(tmp_path / "done.txt", lambda tmp: tmp.write_text("ok"))  # a finished write leaves nothing
     assert [p.name for p in tmp_path.iterdir()] == ["done.txt"]
+
+
+def test_a_run_killed_during_its_first_writes_resumes_or_restarts_cleanly(tmp_path, monkeypatch, capsys):
+    from toy_recipe import ToyConfig, ToyRecipe
+
+    import translate.training.loop as loop_module
+    from translate.checkpoint import load_state
+    from translate.errors import ConfigError
+    from translate.training.config import LoopConfig
+
+    def loop(run: Path) -> LoopConfig:
+        return LoopConfig(out=str(run), steps=4, batch_size=4, workers=0, progress=False, tensorboard=False,
+                          checkpoint_every=2, sample_every=100, log_every=1)
+
+    clean = tmp_path / "clean"
+    loop_module.train(ToyRecipe, ToyConfig(), loop(clean))
+
+    # killed while writing config.json: only its temporary file is there
+    run = tmp_path / "config"
+    run.mkdir()
+    (run / f".config.json{INCOMPLETE}k1.tmp").write_text('{"recipe": "to')
+    with pytest.raises(ConfigError, match="stopped while writing its config.json, before any training; start it "
+                                          "again without --resume"):
+        loop_module.train(ToyRecipe, ToyConfig(), loop(run), resume=True)
+    loop_module.train(ToyRecipe, ToyConfig(), loop(run))
+    assert not list(run.glob(".*.tmp"))
+
+    # killed (as by SIGKILL: no clean-up) while writing its first checkpoint, after logging two steps
+    run = tmp_path / "checkpoint"
+
+    def killed(path, state):
+        Path(path).with_name(f".{Path(path).name}{INCOMPLETE}k2.tmp").write_bytes(b"half a checkpoint")
+        raise SystemExit("killed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(loop_module, "save_state", killed)
+        with pytest.raises(SystemExit):
+            loop_module.train(ToyRecipe, ToyConfig(), loop(run))
+    assert (run / "config.json").is_file() and not (run / "checkpoint.safetensors").exists()
+    capsys.readouterr()
+    loop_module.train(ToyRecipe, ToyConfig(), loop(run), resume=True)
+    assert "starting it again from step 0 with its saved settings" in capsys.readouterr().err
+    assert not list(run.glob(".*.tmp"))
+    resumed, straight = load_state(run / "checkpoint.safetensors"), load_state(clean / "checkpoint.safetensors")
+    assert resumed["step"] == 4 and all(torch.equal(resumed["nets"]["G"][k], straight["nets"]["G"][k])
+                                        for k in straight["nets"]["G"])
+    steps = [json.loads(line)["step"] for line in (run / "log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]
