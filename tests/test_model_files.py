@@ -429,9 +429,15 @@ def test_negative_tile_blames_tile(tmp_path, models, capsys):
 
 # Fuzzing: every field of a valid spec, and every architecture option, replaced by values of the wrong type,
 # out of range or hostile, removed, and joined by extra ones. Each mutant must give a one-line ModelFileError
-# naming the file, or an output of the right size (the same output where the change cannot matter).
+# naming the file, or an output of the right size (the same output where the change cannot matter). Hostile
+# values too: JSON nested 100,000 levels deep (_DEEP, written as such by _text), terminal escapes, a span of 1e-300.
+_DEEP = "@100000 levels@"
 _VALUES = [None, True, -1, 0, 3, 2**70, 0.5, float("nan"), float("-inf"), "x", "../evil", "a\nb", ["a", "b"], [1, 2],
-           {}]
+           {}, _DEEP, "\x1b]0;title\x07", [0, 1e-300]]
+
+
+def _text(spec: dict) -> str:
+    return json.dumps(spec).replace(json.dumps(_DEEP), "[" * 100000 + "]" * 100000)
 _INERT = ("recipe", "step", "version", "notes", "domains", "extra")
 
 
@@ -469,7 +475,7 @@ def test_fuzz_every_spec_field(tmp_path, models):
         original = _spec_of(source)
         expected = _run(source, original)
         for i, (field, mutant) in enumerate(_mutants(original)):
-            path = with_spec(source, tmp_path / f"{kind}{i}.safetensors", json.dumps(mutant))
+            path = with_spec(source, tmp_path / f"{kind}{i}.safetensors", _text(mutant))
             tried += 1
             try:
                 out = _run(path, mutant)
@@ -502,7 +508,7 @@ def test_fuzz_onnx_spec_fields(tmp_path, onnx_translator):
     for i, (field, mutant) in enumerate(_mutants(original)):
         if field == "arch_kwargs":
             continue  # an export's graph does not depend on them; the top-level fields are what serving reads
-        entry.value = json.dumps(mutant)
+        entry.value = _text(mutant)
         path = tmp_path / f"m{i}.onnx"
         path.write_bytes(model.SerializeToString())
         tried += 1
@@ -517,6 +523,24 @@ def test_fuzz_onnx_spec_fields(tmp_path, onnx_translator):
             assert np.array_equal(out, expected), (field, mutant)
     print(f"onnx fuzz: {tried} mutants, {refused} refused with one line")
     assert tried > 200 and refused > 0.8 * tried
+
+
+def test_fuzz_non_finite_weights(tmp_path, models):
+    """Every float tensor of every model, one value made NaN, +inf or -inf: refused at load naming it."""
+    tried = 0
+    for kind, source in models.items():
+        names = [n for n, t in load_model(source)[0].state_dict().items() if t.is_floating_point()]
+        for i, name in enumerate(names):
+            for j, value in enumerate((float("nan"), float("inf"), float("-inf"))):
+                bad = _with_tensors(source, tmp_path / f"{kind}{i}_{j}.safetensors",
+                                    lambda d, n=name, v=value, k=i: d[n].view(-1).__setitem__(k % d[n].numel(), v))
+                with pytest.raises(ModelFileError) as err:
+                    _run(bad, _spec_of(source))
+                message = str(err.value)
+                assert message.startswith(f"{bad}: the tensor {name!r} holds 1 NaN") and "\n" not in message
+                bad.unlink()
+                tried += 1
+    assert tried > 50
 
 
 def test_training_refuses_domain_names_that_model_files_could_not_hold(tmp_path, samples, capsys):

@@ -212,6 +212,7 @@ class OnnxNet:
         import onnxruntime as ort
 
         options = ort.RunOptions()
+        options.log_severity_level = 4  # a failing check run is reported in one line, not also in onnxruntime's log
         timer = threading.Timer(self.time_limit, setattr, (options, "terminate", True))
         timer.start()
         try:
