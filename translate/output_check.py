@@ -14,9 +14,10 @@ from translate.errors import ModelFileError
 
 
 def check_values(where: object, out: torch.Tensor, inputs: torch.Tensor | None = None) -> None:
-    """ModelFileError naming `where` if the batch `out` (N, ...) holds a non-finite value, or if one of its
-    items is of one value throughout while its input (`inputs`, N, ...) is not; without `inputs`, only if
-    every item is flat (generators: latents are never flat)."""
+    """ModelFileError naming `where` if the batch `out` (N, C, H, W) holds a non-finite value, or if one of its
+    items is of one value throughout while its input image (`inputs`, N, C, H, W) is not of one colour (a
+    one-pixel image, or a black video frame, may well give a flat output); without `inputs`, only if every
+    item is flat (generators: their latents differ)."""
     if not bool(torch.isfinite(out).all()):
         raise ModelFileError(f"{where}: the model's output holds NaN or infinite values; its weights are damaged "
                              "or diverged (no file written)")
@@ -25,8 +26,9 @@ def check_values(where: object, out: torch.Tensor, inputs: torch.Tensor | None =
     if inputs is None:
         broken = bool(flat.all())
     else:
-        flat_in = inputs.flatten(1)
-        broken = bool((flat & (flat_in.amax(1) > flat_in.amin(1))).any())
+        pixels = inputs.flatten(2)
+        varied = (pixels.amax(2) > pixels.amin(2)).any(1)
+        broken = bool((flat & varied).any())
     if broken:
         raise ModelFileError(f"{where}: the model gives one flat colour for a varied input; its weights are "
                              "saturated or damaged (no file written)")
