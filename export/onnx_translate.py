@@ -32,7 +32,7 @@ def load(path: str, provider: str) -> tuple[ort.InferenceSession, dict]:
         sys.exit(f"error: {path}: not a gan-translate export (no gan_translate_spec metadata)")
     try:
         spec = json.loads(meta["gan_translate_spec"])
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays nested thousands of levels deep
         sys.exit(f"error: {path}: its gan_translate_spec is not valid JSON")
     if not isinstance(spec, dict) or spec.get("task") not in ("translation", "super-resolution"):
         sys.exit(f"error: {path}: its spec does not describe a translation or super-resolution model")
@@ -57,7 +57,7 @@ def check(path: str, spec: dict, meta: dict) -> None:
         "min_multiples": spec.get("min_multiples") is None or whole(spec.get("min_multiples"), 1, 4),
         "value_range": isinstance(value_range, list) and len(value_range) == 2
         and all(whole(v, -10**4, 10**4) or isinstance(v, float) and abs(v) <= 1e4 for v in value_range)
-        and value_range[0] < value_range[1],
+        and value_range[1] - value_range[0] >= max(1e-3, 1e-2 * max(abs(value_range[0]), abs(value_range[1]))),
         "recommended_tile": str(meta.get("recommended_tile", "512")).isdigit(),
         "recommended_tile_overlap": str(meta.get("recommended_tile_overlap", "32")).isdigit(),
     }

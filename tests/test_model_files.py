@@ -6,6 +6,7 @@ model file could do. Every command must answer one line naming the file and exit
 
 import json
 import os
+import re
 import signal
 from pathlib import Path
 
@@ -428,9 +429,15 @@ def test_negative_tile_blames_tile(tmp_path, models, capsys):
 
 # Fuzzing: every field of a valid spec, and every architecture option, replaced by values of the wrong type,
 # out of range or hostile, removed, and joined by extra ones. Each mutant must give a one-line ModelFileError
-# naming the file, or an output of the right size (the same output where the change cannot matter).
+# naming the file, or an output of the right size (the same output where the change cannot matter). Hostile
+# values too: JSON nested 100,000 levels deep (_DEEP, written as such by _text), terminal escapes, a span of 1e-300.
+_DEEP = "@100000 levels@"
 _VALUES = [None, True, -1, 0, 3, 2**70, 0.5, float("nan"), float("-inf"), "x", "../evil", "a\nb", ["a", "b"], [1, 2],
-           {}]
+           {}, _DEEP, "\x1b]0;title\x07", [0, 1e-300]]
+
+
+def _text(spec: dict) -> str:
+    return json.dumps(spec).replace(json.dumps(_DEEP), "[" * 100000 + "]" * 100000)
 _INERT = ("recipe", "step", "version", "notes", "domains", "extra")
 
 
@@ -468,7 +475,7 @@ def test_fuzz_every_spec_field(tmp_path, models):
         original = _spec_of(source)
         expected = _run(source, original)
         for i, (field, mutant) in enumerate(_mutants(original)):
-            path = with_spec(source, tmp_path / f"{kind}{i}.safetensors", json.dumps(mutant))
+            path = with_spec(source, tmp_path / f"{kind}{i}.safetensors", _text(mutant))
             tried += 1
             try:
                 out = _run(path, mutant)
@@ -501,7 +508,7 @@ def test_fuzz_onnx_spec_fields(tmp_path, onnx_translator):
     for i, (field, mutant) in enumerate(_mutants(original)):
         if field == "arch_kwargs":
             continue  # an export's graph does not depend on them; the top-level fields are what serving reads
-        entry.value = json.dumps(mutant)
+        entry.value = _text(mutant)
         path = tmp_path / f"m{i}.onnx"
         path.write_bytes(model.SerializeToString())
         tried += 1
@@ -516,6 +523,24 @@ def test_fuzz_onnx_spec_fields(tmp_path, onnx_translator):
             assert np.array_equal(out, expected), (field, mutant)
     print(f"onnx fuzz: {tried} mutants, {refused} refused with one line")
     assert tried > 200 and refused > 0.8 * tried
+
+
+def test_fuzz_non_finite_weights(tmp_path, models):
+    """Every float tensor of every model, one value made NaN, +inf or -inf: refused at load naming it."""
+    tried = 0
+    for kind, source in models.items():
+        names = [n for n, t in load_model(source)[0].state_dict().items() if t.is_floating_point()]
+        for i, name in enumerate(names):
+            for j, value in enumerate((float("nan"), float("inf"), float("-inf"))):
+                bad = _with_tensors(source, tmp_path / f"{kind}{i}_{j}.safetensors",
+                                    lambda d, n=name, v=value, k=i: d[n].view(-1).__setitem__(k % d[n].numel(), v))
+                with pytest.raises(ModelFileError) as err:
+                    _run(bad, _spec_of(source))
+                message = str(err.value)
+                assert message.startswith(f"{bad}: the tensor {name!r} holds 1 NaN") and "\n" not in message
+                bad.unlink()
+                tried += 1
+    assert tried > 50
 
 
 def test_training_refuses_domain_names_that_model_files_could_not_hold(tmp_path, samples, capsys):
@@ -564,3 +589,322 @@ def test_weights_of_the_wrong_type_are_refused(tmp_path, models):
     save_file(tensors, str(tmp_path / "ints.safetensors"), metadata=metadata)
     with pytest.raises(ModelFileError, match=f"the tensor '{name}' is of type I32, expected a float type"):
         load_model(tmp_path / "ints.safetensors")
+
+
+# Hostile files, names and kills: each test builds its hostile input.
+
+
+def _loop_onnx(path: Path, spec_text: str, op: str = "Loop", domain: str = "") -> Path:
+    """A graph that passes its input through a Loop of 2**62 iterations (or through one node `op` of `domain`),
+    with a valid spec: onnxruntime would run it for ever."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    image = helper.make_tensor_value_info
+    if op == "Loop":
+        body = helper.make_graph(
+            [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+             helper.make_node("Identity", ["v_in"], ["v_out"])],
+            "body", [image("i", TensorProto.INT64, []), image("cond_in", TensorProto.BOOL, []),
+                     image("v_in", TensorProto.FLOAT, None)],
+            [image("cond_out", TensorProto.BOOL, []), image("v_out", TensorProto.FLOAT, None)])
+        nodes = [helper.make_node("Constant", [], ["n"], value=helper.make_tensor("n", TensorProto.INT64, [], [2**62])),
+                 helper.make_node("Constant", [], ["go"], value=helper.make_tensor("go", TensorProto.BOOL, [], [True])),
+                 helper.make_node("Loop", ["n", "go", "input"], ["output"], body=body)]
+    else:
+        nodes = [helper.make_node(op, ["input"], ["output"], domain=domain)]
+    graph = helper.make_graph(nodes, "g", [image("input", TensorProto.FLOAT, ["n", 3, "h", "w"])],
+                              [image("output", TensorProto.FLOAT, ["n", 3, "h", "w"])])
+    opsets = [helper.make_opsetid("", 18), *([helper.make_opsetid(domain, 1)] if domain else [])]
+    model = helper.make_model(graph, opset_imports=opsets, ir_version=9)
+    entry = model.metadata_props.add()
+    entry.key, entry.value = "gan_translate_spec", spec_text
+    onnx.save(model, str(path))
+    return path
+
+
+def test_onnx_control_flow_and_foreign_operations_are_refused_before_any_run(tmp_path, onnx_translator, capsys,
+                                                                              alarm):
+    from translate.cli.info import main as info_main
+    from translate.cli.translate import main as translate_main
+    from translate.onnx import session
+    from translate.web_ui import Shelf
+
+    spec = next(e.value for e in __import__("onnx").load(str(onnx_translator)).metadata_props
+                if e.key == "gan_translate_spec")
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "good.onnx").write_bytes(onnx_translator.read_bytes())
+    bad = [_loop_onnx(folder / "loop.onnx", spec), _loop_onnx(folder / "custom.onnx", spec, "Evil", "com.evil"),
+           _loop_onnx(folder / "scan.onnx", spec, "If")]
+    Image.new("RGB", (9, 7)).save(tmp_path / "in.png")
+    for path, op in zip(bad, ("Loop", "com.evil:Evil", "If")):
+        with pytest.raises(ModelFileError, match=f"operation {op}, which export-onnx never writes"):
+            session(path)
+        assert translate_main([str(tmp_path / "in.png"), "--model", str(path), "--out", str(tmp_path / "o")]) == 2
+        _one_line_error(capsys, path, "refused without running it")
+    assert info_main(["--models", str(folder)]) == 2  # lists, does not hang
+    out = capsys.readouterr().out
+    assert "good.onnx: translation" in out and out.count("unreadable:") == 3
+    shelf = Shelf([folder], device="cpu")
+    assert [e.path.name for e in shelf.entries] == ["good.onnx"] and len(shelf.problems) == 3
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_onnx_promise_check_has_a_time_limit(tmp_path, onnx_translator, alarm):
+    import onnxruntime as ort
+
+    from translate.onnx import OnnxNet
+
+    spec = next(e.value for e in __import__("onnx").load(str(onnx_translator)).metadata_props
+                if e.key == "gan_translate_spec")
+    path = _loop_onnx(tmp_path / "loop.onnx", spec)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])  # past check_graph, as if allowed
+    with pytest.raises(ModelFileError, match=r"ran over 0.5 s on the smallest input its spec promises"):
+        OnnxNet(sess, time_limit=0.5, where=path)(torch.zeros(1, 3, 8, 12))
+
+
+def _deep(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+def test_deeply_nested_specs_are_one_line_and_never_hide_their_neighbours(tmp_path, models, capsys):
+    from translate.cli.export import main as export_main
+    from translate.cli.info import main as info_main
+    from translate.cli.translate import main as translate_main
+
+    folder = tmp_path / "deep"
+    folder.mkdir()
+    spec = json.dumps(_spec_of(models["translator"]))
+    texts = {"notes": spec.replace('"notes": {}', f'"notes": {{"x": {_deep(5000)}}}'),
+             "field": spec.replace('"version": ', f'"v": {_deep(100000)}, "version": '),
+             "huge": spec.replace('"notes": {}', f'"notes": "{"x" * 2_000_000}"')}
+    bad = [with_spec(models["translator"], folder / f"{name}.safetensors", text) for name, text in texts.items()]
+    good = with_spec(models["translator"], folder / "ok.safetensors", spec)
+    Image.new("RGB", (9, 7)).save(tmp_path / "in.png")
+    for path, words in zip(bad, ("over 32 levels deep", "over 32 levels deep", "over the limit of 1,000,000")):
+        assert translate_main([str(tmp_path / "in.png"), "--model", str(path), "--out", str(tmp_path / "o")]) == 2
+        _one_line_error(capsys, path, words)
+        assert export_main([str(path), "--out", str(tmp_path / "x.onnx")]) == 2
+        _one_line_error(capsys, path, words)
+    assert info_main(["--models", str(folder)]) == 2
+    listing = capsys.readouterr().out
+    assert "  ok: translation" in listing and listing.count("unreadable:") == 3 and "Traceback" not in listing
+    assert translate_main([str(tmp_path / "in.png"), "--model", str(folder), "--out", str(tmp_path / "o")]) == 0
+    assert (tmp_path / "o").is_dir() and good.exists()
+
+
+@pytest.mark.parametrize("value_range", [[0, 1e-300], [9999, 10000], [-1e-4, 1e-4]])
+def test_value_ranges_must_span_what_pixels_can_use(tmp_path, models, capsys, value_range):
+    from translate.cli.translate import main as translate_main
+
+    bad = edited(models["sr"], tmp_path / "bad.safetensors", value_range=value_range)
+    Image.new("RGB", (9, 7)).save(tmp_path / "in.png")
+    assert translate_main([str(tmp_path / "in.png"), "--model", str(bad), "--out", str(tmp_path / "o")]) == 2
+    _one_line_error(capsys, bad, "'value_range' spans too little for pixel values")
+    assert not (tmp_path / "o").exists()
+    assert read_spec(edited(models["sr"], tmp_path / "ok.safetensors", value_range=[0, 255])).value_range == (0, 255)
+
+
+def _with_tensors(source: Path, target: Path, change) -> Path:
+    with safe_open(str(source), framework="pt") as f:
+        metadata = f.metadata()
+        tensors = {k: f.get_tensor(k).clone() for k in f.keys()}  # noqa: SIM118 - safe_open is not iterable
+    change(tensors)
+    save_file(tensors, str(target), metadata=metadata)
+    return target
+
+
+def test_non_finite_weights_are_refused_naming_the_tensor(tmp_path, models, capsys):
+    from translate.cli.export import main as export_main
+    from translate.cli.generate import main as generate_main
+    from translate.cli.translate import main as translate_main
+
+    Image.new("RGB", (9, 7)).save(tmp_path / "in.png")
+    for kind in ("translator", "sr", "generator"):
+        names = [n for n, t in load_model(models[kind])[0].state_dict().items() if t.is_floating_point()]
+        for i, (name, value) in enumerate(zip(names, [float("nan"), float("inf"), float("-inf")] * len(names))):
+            bad = _with_tensors(models[kind], tmp_path / f"{kind}{i}.safetensors",
+                                lambda d, n=name, v=value: d[n].view(-1).__setitem__(-1, v))
+            with pytest.raises(ModelFileError, match=f"the tensor '{re.escape(name)}' holds 1 NaN or infinite value"):
+                load_model(bad)
+        if kind == "generator":
+            assert generate_main([str(bad), "--out", str(tmp_path / "g.png")]) == 2
+        else:
+            assert translate_main([str(tmp_path / "in.png"), "--model", str(bad), "--out", str(tmp_path / "o")]) == 2
+        _one_line_error(capsys, bad, "NaN or infinite")
+        assert export_main([str(bad), "--out", str(tmp_path / "x.onnx")]) == 2
+        _one_line_error(capsys, bad, "NaN or infinite")
+    assert not (tmp_path / "o").exists() and not (tmp_path / "g.png").exists() and not (tmp_path / "x.onnx").exists()
+
+
+def test_saturated_weights_and_non_finite_onnx_outputs_give_an_error_never_a_file(tmp_path, models, onnx_translator,
+                                                                                 capsys):
+    import onnx
+    from onnx import numpy_helper
+
+    from translate.cli.generate import main as generate_main
+    from translate.cli.translate import main as translate_main
+
+    def saturate(tensors):
+        for t in tensors.values():
+            if t.is_floating_point():
+                t.fill_(60000.0)
+
+    pixels = np.random.default_rng(0).integers(0, 255, (16, 16, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "in.png")
+    white = _with_tensors(models["translator"], tmp_path / "white.safetensors", saturate)
+    assert translate_main([str(tmp_path / "in.png"), "--model", str(white), "--out", str(tmp_path / "o")]) == 2
+    _one_line_error(capsys, white, "one flat colour for a varied input")
+    flat = _with_tensors(models["generator"], tmp_path / "flat.safetensors", saturate)
+    assert generate_main([str(flat), "--out", str(tmp_path / "g.png")]) == 2
+    _one_line_error(capsys, flat, "one flat colour")
+
+    model = onnx.load(str(onnx_translator))
+    kernel = next(i for i in model.graph.initializer if len(i.dims) == 4)
+    weights = numpy_helper.to_array(kernel).copy()
+    weights.flat[0] = np.nan
+    kernel.CopyFrom(numpy_helper.from_array(weights, kernel.name))
+    nan = tmp_path / "nan.onnx"
+    onnx.save(model, str(nan))
+    assert translate_main([str(tmp_path / "in.png"), "--model", str(nan), "--out", str(tmp_path / "o")]) == 2
+    _one_line_error(capsys, nan, "output holds NaN or infinite values")
+    assert not (tmp_path / "o").exists() and not (tmp_path / "g.png").exists()
+
+
+@pytest.mark.parametrize("name", ["hf://../etc", "hf://./.", "hf://a/b%2F..%2F..", "hf://" + "o" * 5000 + "/x",
+                                  "hf://ownér/näme", "hf://a/b@../../x", "hf://a/\x1b]0;t\x07"])
+def test_hub_names_are_checked_first(tmp_path, capsys, monkeypatch, name):
+    from translate.cli.translate import main as translate_main
+    from translate.cli.web import main as web_main
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    Image.new("RGB", (9, 7)).save(tmp_path / "in.png")
+    assert translate_main([str(tmp_path / "in.png"), "--model", name]) == 2
+    assert web_main(["--models", name]) == 2
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert len(lines) == 2 and all(line.startswith("error: hf://") for line in lines), err
+    assert "Traceback" not in err and "site-packages" not in err and "\x1b" not in err and len(lines[0]) < 400
+
+
+def test_control_characters_in_names_are_escaped_everywhere(tmp_path, models, capsys):
+    from translate.cli.info import main as info_main
+    from translate.cli.translate import main as translate_main
+    from translate.web_ui import Shelf
+
+    folder = tmp_path / "evil"
+    folder.mkdir()
+    title = with_spec(models["translator"], folder / "\x1b]0;pwned\x07.safetensors", "[1, 2]")
+    fake = folder / "fake\n  ok: translation.safetensors"
+    fake.write_bytes(models["translator"].read_bytes())
+    bidi = folder / "x\u202egnp.safetensors"
+    bidi.write_bytes(models["sr"].read_bytes())
+    assert info_main(["--models", str(folder)]) == 2
+    captured = capsys.readouterr()
+    listing = captured.out.split(f"models in {folder}:\n")[1].splitlines()
+    assert len(listing) == 3 and all(line.startswith("  ") for line in listing), listing
+    assert "fake\\n  ok: translation" in captured.out and "\\x1b]0;pwned\\x07" in captured.out
+    assert "x\\u202egnp" in captured.out
+    Image.new("RGB", (9, 7)).save(folder / "\x1b[31mred.png")
+    for model in (title, folder / "\x1b[2Jmissing.safetensors"):
+        assert translate_main([str(folder / "\x1b[31mred.png"), "--model", str(model)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "\x1b" not in err and "\\x1b" in err
+    assert translate_main([str(folder / "\x1b[31mred.png"), "--model", str(fake), "--out", str(tmp_path / "o")]) == 0
+    err = capsys.readouterr().err
+    assert "\x1b" not in err
+    shelf = Shelf([folder], device="cpu")
+    shown = [*shelf.choices(("translation", "super-resolution")), shelf.describe()]
+    assert not any(c in text for text in shown for c in "\x1b\x07\u202e") and "fake\\n" in shelf.describe()
+
+
+def test_the_app_counts_unreadable_files_and_names_the_first_with_reasons(tmp_path, models):
+    from translate.printable import FIRST_PROBLEMS
+    from translate.web_ui import Shelf
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(FIRST_PROBLEMS + 15):
+        (folder / f"junk{i:03d}.safetensors").write_bytes(b"\x00" * (i + 1))
+    page = Shelf([folder], device="cpu").describe()
+    assert page.startswith("No models found") and f"Unreadable files: {FIRST_PROBLEMS + 15}" in page
+    assert "junk000.safetensors: not a readable safetensors file" in page and "... and 15 more" in page
+    assert f"junk{FIRST_PROBLEMS:03d}" not in page
+    (folder / "t.safetensors").write_bytes(models["translator"].read_bytes())
+    page = Shelf([folder], device="cpu").describe()
+    assert "No models found" not in page and f"Unreadable files: {FIRST_PROBLEMS + 15}" in page
+
+
+def test_a_killed_writer_leaves_a_file_the_next_run_removes_and_a_live_one_keeps(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    from translate.checkpoint import atomic_write
+
+    slow = ("import sys, time; from translate.checkpoint import atomic_write; "
+            "atomic_write(sys.argv[1], lambda tmp: (tmp.write_bytes(b'half'), time.sleep(60)))")
+    writer = subprocess.Popen([sys.executable, "-c", slow, str(tmp_path / "clip_x.mp4")],
+                              env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)})
+    try:
+        for _ in range(600):
+            temps = list(tmp_path.glob(f".clip_x.mp4{INCOMPLETE}*.tmp"))
+            if temps:
+                break
+            time.sleep(0.05)
+        assert temps and remove_interrupted_writes(tmp_path) == []  # its writer is alive: kept
+    finally:
+        writer.kill()
+        writer.wait()
+    assert remove_interrupted_writes(tmp_path) == temps  # killed: nobody holds it
+    atomic_write(tmp_path / "done.txt", lambda tmp: tmp.write_text("ok"))  # a finished write leaves nothing
+    assert [p.name for p in tmp_path.iterdir()] == ["done.txt"]
+
+
+def test_a_run_killed_during_its_first_writes_resumes_or_restarts_cleanly(tmp_path, monkeypatch, capsys):
+    from toy_recipe import ToyConfig, ToyRecipe
+
+    import translate.training.loop as loop_module
+    from translate.checkpoint import load_state
+    from translate.errors import ConfigError
+    from translate.training.config import LoopConfig
+
+    def loop(run: Path) -> LoopConfig:
+        return LoopConfig(out=str(run), steps=4, batch_size=4, workers=0, progress=False, tensorboard=False,
+                          checkpoint_every=2, sample_every=100, log_every=1)
+
+    clean = tmp_path / "clean"
+    loop_module.train(ToyRecipe, ToyConfig(), loop(clean))
+
+    # killed while writing config.json: only its temporary file is there
+    run = tmp_path / "config"
+    run.mkdir()
+    (run / f".config.json{INCOMPLETE}k1.tmp").write_text('{"recipe": "to')
+    with pytest.raises(ConfigError, match="stopped while writing its config.json, before any training; start it "
+                                          "again without --resume"):
+        loop_module.train(ToyRecipe, ToyConfig(), loop(run), resume=True)
+    loop_module.train(ToyRecipe, ToyConfig(), loop(run))
+    assert not list(run.glob(".*.tmp"))
+
+    # killed (as by SIGKILL: no clean-up) while writing its first checkpoint, after logging two steps
+    run = tmp_path / "checkpoint"
+
+    def killed(path, state):
+        Path(path).with_name(f".{Path(path).name}{INCOMPLETE}k2.tmp").write_bytes(b"half a checkpoint")
+        raise SystemExit("killed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(loop_module, "save_state", killed)
+        with pytest.raises(SystemExit):
+            loop_module.train(ToyRecipe, ToyConfig(), loop(run))
+    assert (run / "config.json").is_file() and not (run / "checkpoint.safetensors").exists()
+    capsys.readouterr()
+    loop_module.train(ToyRecipe, ToyConfig(), loop(run), resume=True)
+    assert "starting it again from step 0 with its saved settings" in capsys.readouterr().err
+    assert not list(run.glob(".*.tmp"))
+    resumed, straight = load_state(run / "checkpoint.safetensors"), load_state(clean / "checkpoint.safetensors")
+    assert resumed["step"] == 4 and all(torch.equal(resumed["nets"]["G"][k], straight["nets"]["G"][k])
+                                        for k in straight["nets"]["G"])
+    steps = [json.loads(line)["step"] for line in (run / "log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]

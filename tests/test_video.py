@@ -351,3 +351,65 @@ def test_frames_over_the_image_limits_are_refused(clip, tmp_path, capsys, monkey
     monkeypatch.setattr(cli, "MAX_OUTPUT_PIXELS", 4 * 96 * 64 - 1)  # x2 of a 96x64 frame is one pixel too many
     assert main([str(clip), "--model", str(tiny_sr(tmp_path / "sr.safetensors")), "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith(f"error: {clip}: 96x64 frames are over the limit of 0.006143 MP")
+
+
+def test_a_killed_run_leaves_a_file_the_next_run_removes(clip, tmp_path, capsys):
+    from translate.checkpoint import INCOMPLETE
+
+    model = tiny_translator(tmp_path / "m.safetensors")
+    out = tmp_path / "out"
+    out.mkdir()
+    left = [out / f".clip_paintings.mp4{INCOMPLETE}{i}abc.tmp" for i in range(3)]  # three killed runs: no writer
+    for path in left:
+        path.write_bytes(b"half a clip")
+    assert main([str(clip), "--model", str(model), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert not any(p.exists() for p in left) and all(f"removed {p}, left by an interrupted run" in err for p in left)
+    assert sorted(p.name for p in out.iterdir()) == ["clip_paintings.mp4"]
+
+
+def test_sigterm_removes_the_partial_file_and_says_what_it_stopped(clip, tmp_path, capsys, monkeypatch):
+    import os
+    import signal
+
+    model = tiny_translator(tmp_path / "m.safetensors")
+    real, calls = video_module._translate_batch, []
+
+    def terminated_at_the_third(translator, frames):
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGTERM)  # as `kill PID` would, while the output is half written
+        return real(translator, frames)
+
+    monkeypatch.setattr(video_module, "_translate_batch", terminated_at_the_third)
+    before = signal.getsignal(signal.SIGTERM)
+    assert main([str(clip), "--model", str(model), "--out", str(tmp_path / "out"), "--batch", "1",
+                 "--norm-stats", "frame"]) == 143
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-2].startswith(f"stopped {clip} after 2 frames; {tmp_path / 'out' / 'clip_paintings.mp4'} was not "
+                              "written")
+    assert err[-1] == "terminated (SIGTERM)"
+    assert list((tmp_path / "out").iterdir()) == [] and signal.getsignal(signal.SIGTERM) == before
+
+
+def test_a_second_video_stream_is_named_as_left_out(tmp_path, capsys):
+    path = tmp_path / "two.mkv"
+    views = pan_zoom_frames(PHOTO, 4, (48, 32))
+    with av.open(str(path), "w") as out:
+        streams = [out.add_stream("mpeg4", rate=12) for _ in range(2)]
+        for stream in streams:
+            stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p"
+        for i, view in enumerate(views):
+            for stream, pixels in zip(streams, (view, 255 - view)):
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")
+                frame.pts, frame.time_base = i, Fraction(1, 12)
+                out.mux(stream.encode(frame))
+        for stream in streams:
+            out.mux(stream.encode(None))
+    model = tiny_translator(tmp_path / "m.safetensors")
+    assert main([str(path), "--model", str(model), "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert (f"warning: {path}: holds 2 video streams; only the first is translated, the other is left out of "
+            "two_paintings.mkv") in err
+    with av.open(str(tmp_path / "out" / "two_paintings.mkv")) as c:
+        assert len(c.streams.video) == 1

@@ -20,6 +20,11 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; a temporary file there is taken as abandoned
+    fcntl = None  # type: ignore[assignment]
 from safetensors.torch import save as save_tensors_to_bytes
 from torch import nn
 
@@ -32,7 +37,9 @@ STATE_FORMAT = "gan-translate/train-state"
 _PICKLE_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin", ".pkl", ".pickle")
 INCOMPLETE = ".incomplete-"
 """In the name of a temporary file being written (".NAME.incomplete-XXXX.tmp"): a person who finds one after a
-crash can tell what it is, and a resumed run removes them (:func:`remove_interrupted_writes`)."""
+crash can tell what it is, and later runs remove them (:func:`remove_interrupted_writes`). The writer holds an
+advisory lock on it until the rename, which the kernel drops when the writer dies however it dies: a temporary
+file nobody holds a lock on was left by a write that will never finish."""
 _INTERRUPTED = re.compile(r"^\..+(\.incomplete-[^/]+\.tmp|\.[A-Za-z0-9_]{8}\.tmp|\.tmp-\d+)$")
 """Temporary files of interrupted writes: this version's names, and those older versions left
 (".NAME.XXXXXXXX.tmp" from atomic_write, ".NAME.tmp-PID" from write_image)."""
@@ -48,9 +55,9 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}{INCOMPLETE}", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     tmp = Path(tmp_name)
     try:
+        _lock(fd)  # held until the fd closes, after the rename: see INCOMPLETE
         write(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file private; give it the usual permissions
         with open(tmp, "rb+") as f:
@@ -58,6 +65,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+        os.close(fd)
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
@@ -68,15 +76,35 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
 
 def remove_interrupted_writes(folder: str | Path) -> list[Path]:
     """Delete the temporary files that writes killed before their rename left in `folder` (not recursive);
-    returns them. Only for folders one process owns (a run folder being resumed): a live writer's temporary
-    file there would be removed too."""
+    returns them. A temporary file a live writer (this process or another) holds locked is left alone."""
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    removed = [p for p in folder.iterdir() if _INTERRUPTED.match(p.name) and p.is_file() and not p.is_symlink()]
+    found = [p for p in folder.iterdir() if _INTERRUPTED.match(p.name) and p.is_file() and not p.is_symlink()]
+    removed = [p for p in found if _abandoned(p)]
     for p in removed:
         p.unlink(missing_ok=True)
     return removed
+
+
+def _lock(fd: int) -> None:
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _abandoned(path: Path) -> bool:
+    """Whether no live writer holds the temporary file `path` locked (see INCOMPLETE)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return False
+    try:
+        _lock(fd)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _umask() -> int:
@@ -115,8 +143,11 @@ def _open_checked(
     """Read metadata, tensor shapes and dtypes ("F32", "I64", ...) (and tensors) of one of our safetensors files,
     or raise ModelFileError."""
     check_regular_file(path)
-    with open(path, "rb") as f:
-        head = f.read(8)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError as err:
+        raise ModelFileError(f"{path}: cannot be read ({err.strerror or err})") from None
     if path.suffix.lower() in _PICKLE_SUFFIXES or head[:2] == b"\x80\x02" or head[:4] == b"PK\x03\x04":
         raise ModelFileError(
             f"{path}: looks like a PyTorch pickle; only .safetensors model files are loaded "
@@ -192,6 +223,7 @@ def load_model(
     spec = ModelSpec.from_json(metadata.get("spec"), path)
     check_task(path, spec, task)
     spec_check.check_network(path, spec, shapes)
+    check_finite(path, tensors)
     net = GENERATORS[spec.arch](**spec.arch_kwargs)
     try:
         net.load_state_dict(tensors, strict=True)
@@ -200,6 +232,17 @@ def load_model(
         raise ModelFileError(f"{path}: weights do not fit architecture {spec.arch!r} ({problem})") from None
     spec_check.check_output(path, spec, net.eval())
     return net.to(device), spec
+
+
+def check_finite(path: Path, tensors: Mapping[str, torch.Tensor]) -> None:
+    """ModelFileError naming the first tensor that holds a NaN or an infinity: one such value turns every
+    output pixel into NaN, which image writers would silently make black."""
+    for name in sorted(tensors):
+        tensor = tensors[name]
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise ModelFileError(f"{path}: the tensor {name!r} holds {bad} NaN or infinite value{'s' * (bad > 1)}; "
+                                 "the file is damaged, or its training diverged")
 
 
 # Training states -------------------------------------------------------------------------------
@@ -258,5 +301,5 @@ def load_state(path: str | Path) -> dict[str, Any]:
     metadata, tensors, _ = _open_checked(path, STATE_FORMAT)
     try:
         return unpack(json.loads(metadata["state"]), tensors)
-    except (KeyError, ValueError) as err:
+    except (KeyError, ValueError, RecursionError) as err:
         raise ModelFileError(f"{path}: training state is unreadable ({err})") from None

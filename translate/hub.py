@@ -16,12 +16,14 @@ cache is read.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict
 from pathlib import Path
 
 from translate.checkpoint import atomic_write, load_model, read_spec, save_model
 from translate.errors import ConfigError, ModelFileError
 from translate.model_spec import ModelSpec
+from translate.printable import printable
 
 HUB_PREFIX = "hf://"
 CONFIG, WEIGHTS, CARD, REVERSE = "config.json", "model.safetensors", "README.md", "reverse"
@@ -50,12 +52,26 @@ def model_in_folder(folder: Path, direction: str = "AtoB") -> Path:
     return weights
 
 
+_HUB_PART = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9])?")
+"""An owner or a model name as the Hub allows them: ASCII letters, digits, "_", "." and "-", 1 to 96
+characters, starting and ending with a letter or digit (no "..", no "--": see parse_hub_name)."""
+_REVISION = re.compile(r"[A-Za-z0-9_.\-/]{1,255}")
+
+
 def parse_hub_name(name: str) -> tuple[str, str | None]:
-    """hf://OWNER/NAME[@REVISION] -> ("OWNER/NAME", REVISION or None)."""
+    """hf://OWNER/NAME[@REVISION] -> ("OWNER/NAME", REVISION or None), each part checked before anything
+    reaches huggingface_hub (whose own check raises tracebacks) or the cache's folder names."""
     repo, _, revision = name.removeprefix(HUB_PREFIX).partition("@")
     parts = repo.split("/")
+    shown = printable(name if len(name) <= 120 else name[:117] + "...")
     if len(parts) != 2 or not all(parts) or (name.count("@") and not revision):
-        raise ModelFileError(f"{name}: a Hub model is named hf://OWNER/NAME (optionally @REVISION)")
+        raise ModelFileError(f"{shown}: a Hub model is named hf://OWNER/NAME (optionally @REVISION)")
+    for part in parts:
+        if not _HUB_PART.fullmatch(part) or ".." in part or "--" in part:
+            raise ModelFileError(f"{shown}: '{printable(part[:40])}' is not a Hub owner or model name (ASCII letters, "
+                                 "digits, _ . -, up to 96, starting and ending with a letter or digit)")
+    if revision and (not _REVISION.fullmatch(revision) or ".." in revision or revision.startswith("/")):
+        raise ModelFileError(f"{shown}: '{printable(revision[:40])}' is not a revision (a branch, tag or commit)")
     return repo, revision or None
 
 

@@ -33,6 +33,7 @@ from translate.device import pick_device
 from translate.errors import ConfigError
 from translate.model_spec import ModelSpec
 from translate.nets.norm_stats import SharedNormStats
+from translate.output_check import check_values
 
 IMAGE_TASKS = ("translation", "super-resolution")
 
@@ -87,6 +88,8 @@ class Translator:
         if self.tile and not 0 <= self.tile_overlap < self.tile:
             raise ConfigError(f"--tile-overlap must be in [0, tile), got {self.tile_overlap} with tile {self.tile}")
         self.dtype = torch.float16 if half else torch.float32
+        self.where: object = "the model"
+        """What output errors name: the model file, when read by :meth:`from_file`."""
         # channels-last made SRResNet 2.5x faster on the CPU (benchmarks/inference.py) but slowed the
         # instance-normalised translators, so only super-resolution nets use it
         self.memory_format = torch.channels_last if spec.task == "super-resolution" else torch.contiguous_format
@@ -112,14 +115,18 @@ class Translator:
             sess = session(path, provider=device if provider == "auto" and device != "auto" else provider)
             spec = read_spec(sess, path)
             check_task(path, spec, task)
-            return cls(OnnxNet(sess), spec, torch.device("cpu"), tile, tile_overlap, backend="onnx")
+            translator = cls(OnnxNet(sess), spec, torch.device("cpu"), tile, tile_overlap, backend="onnx")
+            translator.where = path
+            return translator
         if provider != "auto":
             raise ConfigError(f"--provider {provider} applies to .onnx models; a PyTorch model takes --device")
         dev = pick_device(device)
         if half and dev.type != "cuda":
             raise ConfigError("--half needs a CUDA device (float16 on the CPU is slow and inexact)")
         net, spec = load_model(path, task=task, device=dev)
-        return cls(net, spec, dev, tile, tile_overlap, half)
+        translator = cls(net, spec, dev, tile, tile_overlap, half)
+        translator.where = path
+        return translator
 
     def tiles(self, width: int, height: int) -> int:
         """How many units of work an input of this size takes: its tiles, run once per shared-statistics
@@ -135,6 +142,7 @@ class Translator:
         x = to_tensor(pixels, self.spec.value_range)[None].to(self.device, self.dtype)
         big = self.tile and max(x.shape[2:]) > self.tile
         y = self._run_tiled(x, progress) if big else self._run_padded(x)
+        check_values(self.where, y, x)
         if not big and progress:
             progress(1, 1)
         return to_pixels(y[0], self.spec.value_range)

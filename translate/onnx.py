@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import sys
+import threading
 import warnings
 from dataclasses import asdict
 from pathlib import Path
@@ -24,11 +25,53 @@ from translate.checkpoint import atomic_write, check_regular_file
 from translate.errors import ModelFileError, UserError
 from translate.inference import recommended_overlap, recommended_tile
 from translate.model_spec import ModelSpec
+from translate.printable import printable
 
 OPSET = 18
 TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2}
 """Largest accepted |onnxruntime - PyTorch| on outputs in the model's value range. fp16 keeps about three
 decimal digits, and deep generators accumulate rounding, so its bound is looser."""
+
+
+EXPORTED_OPS = frozenset({
+    # what export-onnx writes for every architecture here, fp16 (Cast) and int8 (QDQ) included
+    "Add", "Cast", "Concat", "Conv", "ConvTranspose", "DepthToSpace", "DequantizeLinear", "Equal", "Gemm",
+    "InstanceNormalization", "LeakyRelu", "MatMul", "Mul", "PRelu", "Pad", "QuantizeLinear", "Relu", "Reshape",
+    "Resize", "Softmax", "Tanh", "Transpose", "Unsqueeze",
+    # what torch's TorchScript exporter writes for them, and plain operations other exporter versions may use
+    "BatchNormalization", "Clip", "Constant", "ConstantOfShape", "Div", "Flatten", "Gather", "Identity", "Max",
+    "Min", "Neg", "Pow", "ReduceMean", "Shape", "Sigmoid", "Slice", "Sqrt", "Squeeze", "Sub", "Where",
+})
+"""The operations (of ONNX's standard domain) a graph may use: none loops, branches or runs code of another
+domain. A graph with any other is refused before onnxruntime sees it: control flow (Loop, Scan, If) can run
+without end, and other domains are code we do not know. tests/test_onnx.py checks that every export uses
+only these."""
+CHECK_SECONDS = 30.0
+"""Time limit of the run that checks an export against its spec's promises (at the smallest input it
+promises to take, a second on any of our models), should a graph of plain operations still be slow."""
+
+
+def check_graph(path: Path) -> None:
+    """ModelFileError unless every node of the .onnx file at `path` is an operation export-onnx writes
+    (:data:`EXPORTED_OPS`), with no subgraph and no local function: decided before onnxruntime runs it."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as err:  # noqa: BLE001 - protobuf and onnx raise many types for a damaged file
+        problem = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
+        raise ModelFileError(f"{path}: not a readable ONNX file ({problem})") from None
+    if model.functions:
+        raise ModelFileError(f"{path}: the graph defines its own functions ({printable(model.functions[0].name[:60])}"
+                             "), which export-onnx never writes; refused without running it")
+    for node in model.graph.node:
+        domain = node.domain if node.domain not in ("", "ai.onnx") else ""
+        subgraph = any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute)
+        if domain or node.op_type not in EXPORTED_OPS or subgraph:
+            what = f"{domain}:{node.op_type}" if domain else node.op_type
+            raise ModelFileError(f"{path}: the graph uses the operation {printable(what[:80])!s}, which export-onnx "
+                                 "never writes (loops, branches and custom operations can run without end); refused "
+                                 "without running it")
 
 
 class ExportError(UserError):
@@ -127,6 +170,7 @@ def session(path: str | Path, provider: str = "auto", threads: int = 0) -> Any:
     providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if want_cuda else ["CPUExecutionProvider"]
     if want_cuda and hasattr(ort, "preload_dlls"):
         ort.preload_dlls()  # CUDA/cuDNN libraries from the nvidia-* wheels that torch installed
+    check_graph(path)
     try:
         sess = ort.InferenceSession(str(path), options, providers=providers)
     except Exception as err:  # noqa: BLE001 - onnxruntime raises its own untyped errors
@@ -134,7 +178,8 @@ def session(path: str | Path, provider: str = "auto", threads: int = 0) -> Any:
     if want_cuda and "CUDAExecutionProvider" not in sess.get_providers():
         if provider == "cuda":
             raise UserError(f"{path}: --provider cuda, but onnxruntime's CUDA provider does not load here")
-        print(f"note: onnxruntime's CUDA provider does not load here; {path.name} runs on the CPU", file=sys.stderr)
+        print(f"note: onnxruntime's CUDA provider does not load here; {printable(path.name)} runs on the CPU",
+              file=sys.stderr)
     return sess
 
 
@@ -146,20 +191,40 @@ def read_spec(sess: Any, path: str | Path) -> ModelSpec:
     if "gan_translate_spec" not in props:
         raise ModelFileError(f"{path}: an ONNX file without a gan-translate spec; export it with export-onnx")
     spec = ModelSpec.from_json(props["gan_translate_spec"], path)
-    spec_check.check_output(path, spec, OnnxNet(sess))
+    spec_check.check_output(path, spec, OnnxNet(sess, time_limit=CHECK_SECONDS, where=path))
     return spec
 
 
 class OnnxNet:
-    """Calls an onnxruntime session like a torch module: torch tensors in, torch tensors out."""
+    """Calls an onnxruntime session like a torch module: torch tensors in, torch tensors out.
 
-    def __init__(self, sess: Any) -> None:
-        self.sess = sess
+    time_limit: seconds after which a run is stopped (onnxruntime's terminate flag) with a ModelFileError
+    naming `where`; None: no limit."""
+
+    def __init__(self, sess: Any, time_limit: float | None = None, where: object = "the ONNX model") -> None:
+        self.sess, self.time_limit, self.where = sess, time_limit, where
         self.names = [i.name for i in sess.get_inputs()]
 
     def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
         feeds = {name: t.detach().cpu().numpy() for name, t in zip(self.names, inputs) if t is not None}
-        return torch.from_numpy(self.sess.run(None, feeds)[0]).float()
+        if self.time_limit is None:
+            return torch.from_numpy(self.sess.run(None, feeds)[0]).float()
+        import onnxruntime as ort
+
+        options = ort.RunOptions()
+        options.log_severity_level = 4  # a failing check run is reported in one line, not also in onnxruntime's log
+        timer = threading.Timer(self.time_limit, setattr, (options, "terminate", True))
+        timer.start()
+        try:
+            out = self.sess.run(None, feeds, options)
+        except Exception:
+            if options.terminate:
+                raise ModelFileError(f"{self.where}: the graph ran over {self.time_limit:g} s on the smallest input "
+                                     "its spec promises to take; refused") from None
+            raise
+        finally:
+            timer.cancel()
+        return torch.from_numpy(out[0]).float()
 
 
 def verify(net: nn.Module, spec: ModelSpec, path: str | Path, fp16: bool = False) -> list[tuple[str, float]]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import re
 import unicodedata
 import warnings
 from collections.abc import Callable, Mapping
@@ -41,6 +42,15 @@ most. The output check runs the network at two multiples, so this also bounds it
 MAX_SCALE = 16
 MAX_NAME = 100
 MAX_LABELS = 1000
+MAX_SPEC_CHARS = 1_000_000
+MAX_SPEC_DEPTH = 32
+"""Bounds of a spec's JSON text: its length, and how deeply its arrays and objects nest (a spec needs 3; free-form
+notes get more). Python's JSON reader recurses once per level, so 100,000 levels would exhaust its stack."""
+MIN_VALUE_SPAN = 1e-3
+"""Smallest high - low of a value_range, absolute and relative to its larger end (times 1e-2 there): pixels map
+linearly onto it, and a span float32 cannot tell 65,536 levels apart in gives a garbage image."""
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
+"""A JSON string (to its end, if unterminated), or a bracket: read left to right, in one pass."""
 _UNSAFE_IN_NAMES = set('/\\<>:"|?*')
 
 
@@ -60,14 +70,32 @@ def parse(text: Any, where: object) -> dict[str, Any]:
     """The spec's fields from its JSON text, each checked; ModelFileError naming `where` and the field."""
     if not isinstance(text, str):
         raise ModelFileError(f"{where}: model spec is missing")
+    if len(text) > MAX_SPEC_CHARS:
+        raise ModelFileError(f"{where}: model spec is {len(text):,} characters long, over the limit of "
+                             f"{MAX_SPEC_CHARS:,}")
+    if nesting(text) > MAX_SPEC_DEPTH:
+        raise ModelFileError(f"{where}: model spec nests arrays and objects over {MAX_SPEC_DEPTH} levels deep")
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ModelFileError(f"{where}: model spec is not valid JSON") from None
     try:
         return check_fields(data)
     except SpecError as err:
         raise fail(where, err.field, err.problem) from None
+
+
+def nesting(text: str) -> int:
+    """How deeply the arrays and objects of JSON `text` nest (brackets inside strings do not count), read
+    without parsing it."""
+    depth = deepest = 0
+    for token in _JSON_TOKENS.findall(text):
+        if token in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in "]}":
+            depth -= 1
+    return deepest
 
 
 def _int(data: Mapping[str, Any], key: str, low: int, high: int, default: Any = None, required: bool = False) -> Any:
@@ -225,6 +253,9 @@ def _value_range(value: Any) -> tuple[float, float]:
     low, high = float(value[0]), float(value[1])
     if not (math.isfinite(low) and math.isfinite(high) and -1e4 <= low < high <= 1e4):
         raise SpecError("value_range", f"must have finite low < high within [-1e4, 1e4], got {_show(value)}")
+    if high - low < max(MIN_VALUE_SPAN, 1e-2 * max(abs(low), abs(high))):
+        raise SpecError("value_range", f"spans too little for pixel values (at least {MIN_VALUE_SPAN:g}, and "
+                                       f"1/100 of its larger end), got {_show(value)}")
     return low, high
 
 
@@ -250,11 +281,17 @@ def check_output(where: object, spec: Any, run: Callable[..., Any]) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            shape = tuple(_run_promised(spec, run).shape)
+            out = _run_promised(spec, run)
+            shape, finite = tuple(out.shape), bool(torch.isfinite(out).all())
+    except ModelFileError:  # a run stopped for its time limit: its own line
+        raise
     except Exception as err:  # noqa: BLE001 - a lying spec can make any layer fail; the user needs one line
         problem = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
         raise ModelFileError(f"{where}: the network fails on an input of the size its spec promises to take "
                              f"({problem}); check scale, size_multiple, channels and sizes in its spec") from None
+    if not finite:
+        raise ModelFileError(f"{where}: the network's output holds NaN or infinite values (on a plain input of the "
+                             "size its spec promises); its weights are damaged or diverged")
     if shape != promised_output(spec):
         raise ModelFileError(
             f"{where}: the network turns a {_dims(promised_input(spec))} input into {_dims(shape)}, but its spec "

@@ -30,10 +30,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from translate.checkpoint import atomic_write
+from translate.checkpoint import atomic_write, remove_interrupted_writes
 from translate.data.convert import to_pixels, to_tensor
 from translate.errors import ConfigError, UserError
 from translate.inference import Translator
+from translate.output_check import check_values
+from translate.printable import printable
 from translate.temporal import video_blend
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi")
@@ -70,6 +72,8 @@ class VideoInfo:
     """The container's frame count, or an estimate from duration x frame rate (0 when neither is known)."""
     seconds: float
     audio_streams: int
+    video_streams: int = 1
+    """Video streams other than cover pictures; only the first is translated."""
 
 
 @dataclass(frozen=True)
@@ -111,8 +115,17 @@ def probe(path: str | Path) -> VideoInfo:
         else:
             seconds = (container.duration or 0) / 1e6
         frames = stream.frames or round(seconds * fps)
+        moving = [s for s in container.streams.video if not _is_cover(s)]
         return VideoInfo(stream.codec_context.width, stream.codec_context.height, fps, frames, seconds,
-                         len(container.streams.audio))
+                         len(container.streams.audio), max(len(moving), 1))
+
+
+def _is_cover(stream: Any) -> bool:
+    """Whether a video stream is a still picture attached to the file (cover art), not a second video."""
+    import av
+
+    flag = getattr(getattr(av.stream, "Disposition", None), "attached_pic", None)
+    return bool(flag is not None and stream.disposition & flag)
 
 
 def _decoded(container: Any, path: Path, with_audio: bool, warn: Callable[[str], None],
@@ -167,6 +180,7 @@ def _translate_batch(translator: Translator, frames: list[np.ndarray]) -> list[n
     with torch.inference_mode():
         x = torch.stack([to_tensor(f, value_range) for f in frames]).to(translator.device, translator.dtype)
         y = translator._run_padded(x)
+        check_values(translator.where, y, x)
     return [to_pixels(t, value_range) for t in y]
 
 
@@ -234,7 +248,7 @@ def translate_video(source: str | Path, target: str | Path, translator: Translat
     import av
 
     source, target = Path(source), Path(target)
-    warn = warn or (lambda line: print(f"warning: {line}", file=sys.stderr))
+    warn = warn or (lambda line: print(f"warning: {printable(line)}", file=sys.stderr))
     if norm_stats not in NORM_STATS:
         raise ConfigError(f"--norm-stats must be one of {', '.join(NORM_STATS)}, got {norm_stats!r}")
     try:
@@ -255,6 +269,12 @@ def translate_video(source: str | Path, target: str | Path, translator: Translat
                          f"{max_frame_pixels / 1e6:g} MP")
     if max_seconds and info.seconds > max_seconds:
         raise VideoError(f"{source}: {info.seconds:.1f} s long, over the limit of {max_seconds:g} s")
+    if info.video_streams > 1:
+        others = info.video_streams - 1
+        warn(f"{source}: holds {info.video_streams} video streams; only the first is translated, the other"
+             f"{'s are' if others > 1 else ' is'} left out of {target.name}")
+    for leftover in remove_interrupted_writes(target.parent):
+        warn(f"removed {leftover}, left by an interrupted run")
     if batch is None:
         batch = GPU_BATCH if translator.device.type == "cuda" and translator.backend == "torch" else 1
     shots = shot_statistics(source, translator) if norm_stats == "clip" else None

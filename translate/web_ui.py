@@ -35,6 +35,7 @@ from translate.inference import Output, Progress, Translator
 from translate.label_maps import FACADE_CLASSES, colour, draw_facade
 from translate.model_spec import ModelSpec
 from translate.pipeline import Job, output_suffix, read_input, translate_files
+from translate.printable import printable, unreadable_markdown
 from translate.zoo import MODEL_SUFFIXES, bundled_models_dir
 
 GEN_MAX_SAMPLES = 100
@@ -104,14 +105,14 @@ def _scan(folders: list[Path]) -> tuple[list[Entry], list[str]]:
                 problems.append(f"{path}: unreadable ({type(err).__name__})")
                 continue
             if spec.task == "translation" and spec.domains:
-                label = f"{spec.domains[0]} → {spec.domains[1]} ({path.stem})"
+                label = f"{spec.domains[0]} → {spec.domains[1]} ({printable(path.stem)})"
             elif spec.task == "super-resolution":
-                label = f"x{spec.scale} ({path.stem})"
+                label = f"x{spec.scale} ({printable(path.stem)})"
             else:
-                label = path.stem
+                label = printable(path.stem)
             label += " [onnx]" if path.suffix == ".onnx" else ""
             if any(e.label == label for e in entries):
-                label += " · bundled" if bundled else f" · {folder.name}"
+                label += " · bundled" if bundled else f" · {printable(folder.name)}"
             entries.append(Entry(label, path, spec, bundled))
     return entries, problems
 
@@ -394,7 +395,7 @@ class Shelf:
         for e in self.entries:
             model_card = card(e.path)
             key = model_card or str(e.path)
-            name = model_card.stem if model_card else e.path.stem
+            name = printable(model_card.stem if model_card else e.path.stem)
             groups.setdefault(key, (name, [], model_card))[1].append(e)
         return list(groups.values())
 
@@ -433,7 +434,7 @@ class Shelf:
         """Markdown: the model files that could not be read, one a line ("" when none)."""
         if not self.problems:
             return ""
-        return "### Unreadable files\n" + "\n".join(f"- {self.public(p)}" for p in self.problems)
+        return unreadable_markdown([self.public(p) for p in self.problems])
 
 
 def direction(spec: ModelSpec) -> str:
@@ -464,7 +465,7 @@ def spec_lines(entry: Entry) -> str:
     """Markdown: a model file's spec as a short list (no Python reprs)."""
     s = entry.spec
     kwargs = ", ".join(f"{k} {v}" for k, v in sorted(s.arch_kwargs.items()))
-    lines = [f"**`{entry.path.name}`**", f"- task: {s.task}, {direction(s)}",
+    lines = [f"**`{printable(entry.path.name)}`**", f"- task: {s.task}, {direction(s)}",
              f"- network: `{s.arch}`" + (f" ({kwargs})" if kwargs else ""),
              f"- latent size {s.latent_dim}, {s.image_size}×{s.image_size} {s.out_channels}-channel images out"
              if s.task == "generation" else f"- channels: {s.in_channels} in, {s.out_channels} out"]

@@ -39,7 +39,15 @@ def list_models(folder: str | Path | None = None) -> tuple[list[ModelEntry], lis
             entries.append(ModelEntry(path.stem, path, read_spec(path), path.stat().st_size))
         except ModelFileError as err:
             problems.append(str(err))
+        except Exception as err:  # noqa: BLE001 - one bad file must not hide its neighbours; it is listed
+            problems.append(unexpected(path, err))
     return entries, problems
+
+
+def unexpected(path: Path, err: Exception) -> str:
+    """The one line for a file that failed a folder scan in a way no check foresaw."""
+    detail = str(err).splitlines()[0][:160] if str(err) else ""
+    return f"{path}: unreadable ({type(err).__name__}{': ' + detail if detail else ''})"
 
 
 ARROWS = {"AtoB": "A -> B", "BtoA": "B -> A"}
@@ -53,6 +61,8 @@ def _specs(paths: list[Path]) -> tuple[list[tuple[Path, ModelSpec]], list[str]]:
             found.append((path, _peek(path)))
         except UserError as err:
             problems.append(str(err))
+        except Exception as err:  # noqa: BLE001 - one bad file must not hide its neighbours; it is listed
+            problems.append(unexpected(path, err))
     return found, problems
 
 

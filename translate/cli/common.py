@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import signal
 import sys
 import types
 import typing
@@ -11,13 +12,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from translate.errors import UserError, os_error
+from translate.printable import printable
 
 
 class ArgumentParser(argparse.ArgumentParser):
     """argparse with one-line usage errors (the full usage is one --help away)."""
 
     def error(self, message: str) -> typing.NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(2, f"{self.prog}: error: {printable(message)} (see --help)\n")
 
 
 def one_line(err: Exception) -> str:
@@ -30,19 +32,45 @@ def one_line(err: Exception) -> str:
     return text
 
 
+def tell(line: str, file: typing.TextIO | None = None) -> None:
+    """Print one line (to stderr by default) with the control characters of the names in it escaped."""
+    print(printable(line), file=file or sys.stderr)
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that what is running unwinds: temporary files are removed, and
+    the loop that was stopped says what it stopped (a BaseException, like KeyboardInterrupt, so that no
+    `except Exception` takes it for an error of one input)."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
 def run_cli(body: Callable[[], int]) -> int:
-    """Run a command body; user errors become one line on stderr and exit code 2, Ctrl-C exit 130."""
+    """Run a command body; user errors become one line on stderr and exit code 2, Ctrl-C exit 130, SIGTERM
+    exit 143 (each after the line saying so)."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread (a test runner's, an embedding app's): leave signals alone
+        previous = None
     try:
         return body()
+    except Terminated:
+        print("terminated (SIGTERM)", file=sys.stderr)
+        return 143
     except UserError as err:
-        print(f"error: {one_line(err)}", file=sys.stderr)
+        tell(f"error: {one_line(err)}")
         return 2
     except OSError as err:  # a folder that cannot be created, a full disk, no permission: one line, no traceback
-        print(f"error: {os_error(err)}", file=sys.stderr)
+        tell(f"error: {os_error(err)}")
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, title: str) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from translate.cli.common import ArgumentParser, parse, run_cli
+from translate.cli.common import ArgumentParser, parse, run_cli, tell
 
 if TYPE_CHECKING:
     from torch import nn
@@ -53,8 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         export_onnx(net, spec, out, fp16=args.fp16)
         results = verify(net, spec, out, fp16=args.fp16)
         checks = ", ".join(f"{case}: max |diff| {diff:.1e}" for case, diff in results)
-        print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, opset {OPSET}{', fp16' if args.fp16 else ''}); "
-              f"onnxruntime vs PyTorch: {checks}")
+        tell(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, opset {OPSET}{', fp16' if args.fp16 else ''}); "
+             f"onnxruntime vs PyTorch: {checks}", sys.stdout)
         return 0
 
     return run_cli(body)
@@ -79,6 +80,6 @@ def export_int8(net: nn.Module, spec: ModelSpec, out: Path, calibration: str) ->
             raise ExportError(f"{out}: int8 output is only {psnr:.1f} dB from PyTorch's on {calibration} (needs "
                               f"{MIN_PSNR_DB:.0f}); this model does not quantise well, use the fp32 export")
         atomic_write(out, lambda target: shutil.copyfile(int8, target))
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, int8, calibrated on {len(inputs)} images of "
-          f"{calibration}); onnxruntime vs PyTorch on them: PSNR >= {psnr:.1f} dB")
+    tell(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, int8, calibrated on {len(inputs)} images of "
+         f"{calibration}); onnxruntime vs PyTorch on them: PSNR >= {psnr:.1f} dB", sys.stdout)
     return 0

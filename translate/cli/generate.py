@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
-from translate.cli.common import ArgumentParser, parse, run_cli
+from translate.cli.common import ArgumentParser, parse, run_cli, tell
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -34,6 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from translate.data.io import write_image
         from translate.device import pick_device
         from translate.errors import ConfigError
+        from translate.output_check import check_values
         from translate.sampling import arithmetic, class_labels, generate, interpolation, latents, strip_latents
         from translate.zoo import resolve_model
 
@@ -55,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             labels = class_labels(spec, args.label, len(z))
         images = generate(net, spec, z, labels)
+        check_values(args.model, images)
         if args.zoom is not None and args.zoom < 1:
             raise ConfigError(f"--zoom must be at least 1, got {args.zoom}")
         zoom = args.zoom or max(1, 64 // images.shape[-1])
@@ -62,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             images = images.repeat_interleave(zoom, dim=2).repeat_interleave(zoom, dim=3)
         grid = make_grid(images, nrow=nrow, padding=2 * zoom, pad_value=1.0)
         path = write_image(args.out, grid.permute(1, 2, 0).numpy())
-        print(f"wrote {path} ({len(z)} images)")
+        tell(f"wrote {path} ({len(z)} images)", sys.stdout)
         return 0
 
     return run_cli(body)

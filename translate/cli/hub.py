@@ -3,10 +3,11 @@ ready for `hf upload OWNER/NAME DIR` and for `--model hf://OWNER/NAME` or `--mod
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from translate.cli.common import ArgumentParser, parse, run_cli
+from translate.cli.common import ArgumentParser, parse, run_cli, tell
 
 
 def find_card(path: Path) -> Path | None:
@@ -45,8 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = card.read_text(encoding="utf-8") if card else None
         name = Path(args.model).name if not args.model.startswith("hf://") else args.model.split("/")[-1]
         written = export_hub(path, Path(args.out), reverse, text, name.removesuffix(".safetensors"), args.overwrite)
-        print(f"wrote {len(written)} files to {args.out}" + (" (both directions)" if reverse else "")
-              + (f", card from {card}" if card else ", no card found (pass --card)"))
+        tell(f"wrote {len(written)} files to {args.out}" + (" (both directions)" if reverse else "")
+             + (f", card from {card}" if card else ", no card found (pass --card)"), sys.stdout)
         return 0
 
     return run_cli(body)

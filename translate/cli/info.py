@@ -51,6 +51,7 @@ def report(models_dir: str | None = None) -> tuple[str, int]:
     import torchvision
 
     from translate import __version__
+    from translate.printable import printable
     from translate.zoo import bundled_models_dir, list_models
 
     lines = [
@@ -85,7 +86,7 @@ def report(models_dir: str | None = None) -> tuple[str, int]:
     lines += [f"  unreadable: {p}" for p in problems]
     onnx, unreadable = onnx_lines(Path(folder))
     lines += onnx
-    return "\n".join(lines), len(problems) + unreadable
+    return "\n".join(printable(line) for line in lines), len(problems) + unreadable
 
 
 def onnx_lines(folder: Path) -> tuple[list[str], int]:
@@ -120,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> int:
         text, unreadable = report(args.models)
-        print(text)
+        print(text)  # every line printable already (see report)
         return 2 if unreadable else 0  # an unreadable model file is an error, as in every other command
 
     return run_cli(body)

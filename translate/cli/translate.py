@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 
 from translate.brush import BRUSHES
-from translate.cli.common import ArgumentParser, parse, run_cli
+from translate.cli.common import ArgumentParser, parse, run_cli, tell
 from translate.cli.video import add_video_arguments, is_video_input, run_videos
 
 FORMATS = ("png", "jpg", "webp")
@@ -96,13 +96,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             bar.update(done - bar.n)
 
         tally = translate_files(
-            translator, jobs, Limits(DEFAULT_MAX_PIXELS, MAX_OUTPUT_PIXELS), lambda line: print(line, file=sys.stderr),
+            translator, jobs, Limits(DEFAULT_MAX_PIXELS, MAX_OUTPUT_PIXELS), tell,
             resize=args.resize, keep_alpha=args.format != "jpg", bits=16 if args.bits16 else 8,
             png_level=args.png_level, overwrite=args.overwrite, verbose=args.verbose, run=run,
             progress=None if bar is None else advance)
         if bar is not None:
             bar.close()
-        print(tally.line() + (f" -> {args.out}" if args.out else ""), file=sys.stderr)
+        tell(tally.line() + (f" -> {args.out}" if args.out else ""))
         return 0 if not tally.failed else 2 if tally.failed == len(jobs) else 1
 
     return run_cli(body)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from translate.cli.common import os_error
+from translate.cli.common import Terminated, os_error, tell
 
 if TYPE_CHECKING:
     from translate.inference import Translator
@@ -64,16 +64,18 @@ def run_videos(args: argparse.Namespace, translator: Translator, suffix: str) ->
         source = Path(item)
         target = (Path(args.out) if args.out else source.parent) / output_name(source, suffix)
         if not source.is_file():
-            print(f"error: {source}: no such file", file=sys.stderr)
+            tell(f"error: {source}: no such file")
             failed += 1
             continue
         if target.exists() and not args.overwrite:
-            print(f"skipped {source}: {target} exists (pass --overwrite)", file=sys.stderr)
+            tell(f"skipped {source}: {target} exists (pass --overwrite)")
             skipped += 1
             continue
         show = not args.no_progress and sys.stderr.isatty()
+        frames = [0]
         with tqdm(disable=not show, unit="frame", desc=source.name) as bar:
-            def progress(done: int, total: int, bar: tqdm = bar) -> None:
+            def progress(done: int, total: int, bar: tqdm = bar, frames: list[int] = frames) -> None:
+                frames[0] = done
                 bar.total = max(total, done) or None
                 bar.update(done - bar.n)
 
@@ -84,17 +86,21 @@ def run_videos(args: argparse.Namespace, translator: Translator, suffix: str) ->
                                          max_frame_pixels=max_frame_pixels)
             except ConfigError:
                 raise
+            except (KeyboardInterrupt, Terminated):
+                bar.close()
+                tell(f"stopped {source} after {frames[0]} frames; {target} was not written (its partial file is "
+                     "removed)")
+                raise
             except UserError as err:
-                print(f"error: {err}", file=sys.stderr)
+                tell(f"error: {err}")
                 failed += 1
                 continue
             except OSError as err:
-                print(f"error: {os_error(err)}", file=sys.stderr)
+                tell(f"error: {os_error(err)}")
                 failed += 1
                 continue
         written += 1
         corrupt = f", {result.skipped} corrupt frames skipped" if result.skipped else ""
-        print(f"{target}: {result.frames} frames{corrupt}", file=sys.stderr)
-    print(f"{written} written, {skipped} skipped, {failed} failed" + (f" -> {args.out}" if args.out else ""),
-          file=sys.stderr)
+        tell(f"{target}: {result.frames} frames{corrupt}")
+    tell(f"{written} written, {skipped} skipped, {failed} failed" + (f" -> {args.out}" if args.out else ""))
     return 0 if not failed else 2 if failed == len(args.inputs) else 1

@@ -205,12 +205,16 @@ def read_run_config(run: str | Path, recipe_name: str) -> dict[str, Any]:
     """The saved configuration of run folder `run`: {"recipe": name, "loop": {...}, name: {...}}, checked to be
     a run of recipe `recipe_name` (continuing another recipe's run would read its settings as ours)."""
     path = Path(run) / CONFIG_FILE
+    if not path.is_file() and any(Path(run).glob(f".{CONFIG_FILE}.incomplete-*.tmp")):
+        raise ConfigError(f"--resume {run}: the run was stopped while writing its {CONFIG_FILE}, before any training; "
+                          f"start it again without --resume (the same --out; its leftover is removed)")
     if not path.is_file():
         raise ConfigError(f"--resume {run}: no {CONFIG_FILE} there; not a run folder")
     try:
         saved = json.loads(path.read_text())
-    except ValueError as err:  # UnicodeDecodeError included
-        raise ConfigError(f"--resume {run}: {CONFIG_FILE} is not valid JSON ({err})") from None
+    except (ValueError, RecursionError) as err:  # UnicodeDecodeError included; RecursionError: nested too deep
+        problem = str(err).splitlines()[0][:160]
+        raise ConfigError(f"--resume {run}: {CONFIG_FILE} is not valid JSON ({problem})") from None
     name = saved.get("recipe") if isinstance(saved, dict) else None
     if not (isinstance(name, str) and isinstance(saved.get("loop"), dict) and isinstance(saved.get(name), dict)):
         raise ConfigError(f"--resume {run}: {CONFIG_FILE} lacks the recipe, loop or recipe settings")

@@ -42,6 +42,7 @@ from translate.checkpoint import atomic_write, load_state, remove_interrupted_wr
 from translate.data.io import write_image
 from translate.device import allow_tf32, check_processes_fit, pick_amp_dtype, pick_device
 from translate.errors import ConfigError, UserError
+from translate.printable import printable
 from translate.training.config import (
     CONFIG_FILE,
     GRAPH_COMPILE_MODES,
@@ -183,24 +184,26 @@ class _Run:
 
     def log(self, message: str) -> None:
         if self.is_main:
-            print(message, file=sys.stderr, flush=True)
+            print(printable(message), file=sys.stderr, flush=True)
 
     def _check_run_folder(self) -> None:
         state = self.out / STATE_FILE
         if self.resume:
-            if not state.is_file():
-                raise ConfigError(
-                    f"--resume {self.out}: no {STATE_FILE} there (not a run folder, or no checkpoint yet)"
-                )
             read_run_config(self.out, self.recipe_cls.name)
-            if self.is_main:
-                for folder in (self.out, self.out / "models", self.out / "samples"):
-                    for leftover in remove_interrupted_writes(folder):
-                        self.log(f"removed {leftover}, left by an interrupted write")
+            if not state.is_file():  # stopped before (or while) writing its first checkpoint: nothing to resume
+                self.log(f"--resume {self.out}: no {STATE_FILE} yet (the run was stopped before its first one "
+                         "was written); starting it again from step 0 with its saved settings")
+                self.resume = False
         elif state.exists():
             raise ConfigError(
                 f"{self.out} already holds a run; continue it with --resume {self.out} or pick another --out"
             )
+        if self.is_main:
+            for folder in (self.out, self.out / "models", self.out / "samples"):
+                for leftover in remove_interrupted_writes(folder):
+                    self.log(f"removed {leftover}, left by an interrupted write")
+            if not self.resume:
+                self._trim_log(0)  # a run stopped before its first checkpoint logged steps this one logs again
 
     def run(self) -> Recipe:
         loop = self.loop
