@@ -815,8 +815,14 @@ def test_control_characters_in_names_are_escaped_everywhere(tmp_path, models, ca
     err = capsys.readouterr().err
     assert "\x1b" not in err
     shelf = Shelf([folder], device="cpu")
-    shown = [*shelf.choices(("translation", "super-resolution")), shelf.describe()]
-    assert not any(c in text for text in shown for c in "\x1b\x07\u202e") and "fake\\n" in shelf.describe()
+    shown = [*shelf.choices(("translation", "super-resolution")), _models_page(shelf)]
+    assert not any(c in text for text in shown for c in "\x1b\x07\u202e") and "fake\\n" in _models_page(shelf)
+
+
+def _models_page(shelf) -> str:
+    """All the Models tab shows: the table, every panel, the unreadable files."""
+    panels = "".join(shelf.model_details(entries, card) for _, entries, card in shelf.groups())
+    return shelf.model_table() + panels + shelf.unreadable()
 
 
 def test_the_app_counts_unreadable_files_and_names_the_first_with_reasons(tmp_path, models):
@@ -827,12 +833,12 @@ def test_the_app_counts_unreadable_files_and_names_the_first_with_reasons(tmp_pa
     folder.mkdir()
     for i in range(FIRST_PROBLEMS + 15):
         (folder / f"junk{i:03d}.safetensors").write_bytes(b"\x00" * (i + 1))
-    page = Shelf([folder], device="cpu").describe()
-    assert page.startswith("No models found") and f"Unreadable files: {FIRST_PROBLEMS + 15}" in page
+    page = _models_page(Shelf([folder], device="cpu"))
+    assert "No models found" in page and f"Unreadable files: {FIRST_PROBLEMS + 15}" in page
     assert "junk000.safetensors: not a readable safetensors file" in page and "... and 15 more" in page
     assert f"junk{FIRST_PROBLEMS:03d}" not in page
     (folder / "t.safetensors").write_bytes(models["translator"].read_bytes())
-    page = Shelf([folder], device="cpu").describe()
+    page = _models_page(Shelf([folder], device="cpu"))
     assert "No models found" not in page and f"Unreadable files: {FIRST_PROBLEMS + 15}" in page
 
 
