@@ -32,6 +32,7 @@ from translate.data.resize import bicubic_resize
 from translate.device import pick_device
 from translate.errors import ConfigError
 from translate.model_spec import ModelSpec
+from translate.nets.channels_last import for_channels_last
 from translate.nets.norm_stats import SharedNormStats
 from translate.precision import Precision, serving_precision
 
@@ -98,6 +99,8 @@ class Translator:
         channels_last = spec.task == "super-resolution" or precision.name == "bf16"
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         if isinstance(net, torch.nn.Module):
+            if precision.name == "bf16":
+                for_channels_last(net)
             net.to(device=device, dtype=self.dtype, memory_format=self.memory_format).eval()
         self.shared_norm = SharedNormStats(net) if isinstance(net, torch.nn.Module) else None
         # a shared-statistics run changes how the net's norm layers behave: one such run at a time per model
