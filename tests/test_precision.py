@@ -5,9 +5,9 @@ the bundled models on a few small images."""
 import numpy as np
 import pytest
 import torch
+from helpers import tiny_sr, tiny_translator
 from torch import nn
 
-from helpers import tiny_sr, tiny_translator
 from translate import precision
 from translate.checkpoint import load_model, save_model
 from translate.data.convert import to_pixels, to_tensor
@@ -58,8 +58,8 @@ def test_auto_serves_bf16_only_on_a_bf16_cpu(bf16_cpu, monkeypatch):
 
 
 def test_training_takes_precision_and_still_amp():
-    from translate.cli.train import build_parser
     from translate.cli.common import given_flags
+    from translate.cli.train import build_parser
     from translate.training.config import LoopConfig
     from translate.training.cyclegan import CycleganRecipe
 
