@@ -178,3 +178,14 @@ def test_bundled_models_keep_their_bf16_bounds(name, samples):
     image = samples / ("facade_labels/drawn_0.png" if name == "facades" else "horse2zebra/0.png")
     x = _crop(image, 256 if name == "facades" else 64)
     assert psnr(runs["fp32"](x), runs["bf16"](x), peak=1.0) >= 40.0
+
+
+def test_export_takes_the_precision_flag_and_says_what_to_pick(tmp_path, capsys):
+    from translate.cli.export import main as export_main
+
+    model = tiny_translator(tmp_path / "t.safetensors")
+    assert export_main([str(model), "--precision", "fp16"]) == 0
+    assert "fp16" in capsys.readouterr().out and (tmp_path / "t-fp16.onnx").is_file()
+    with pytest.raises(SystemExit):
+        export_main(["--help"])
+    assert "Which to pick for a CPU" in capsys.readouterr().out
