@@ -19,8 +19,10 @@ def pick_device(choice: str, local_rank: int = 0) -> torch.device:
 
 
 def pick_amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for `mode` (auto, off, bf16, fp16) on `device`; None means plain float32."""
-    if mode == "off" or (mode == "auto" and device.type != "cuda"):
+    """The training autocast dtype for `mode` (auto, fp32 or its older name off, bf16, fp16) on `device`; None
+    means plain float32. auto on the CPU is float32 even where the CPU computes bf16 natively: bf16 CPU
+    training becomes the default only once a side-by-side run shows it trains as well."""
+    if mode in ("fp32", "off") or (mode == "auto" and device.type != "cuda"):
         return None
     if mode == "auto":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16

@@ -32,8 +32,10 @@ from translate.data.resize import bicubic_resize
 from translate.device import pick_device
 from translate.errors import ConfigError
 from translate.model_spec import ModelSpec
+from translate.nets.channels_last import for_channels_last
 from translate.nets.norm_stats import SharedNormStats
 from translate.output_check import check_values
+from translate.precision import Precision, serving_precision
 
 IMAGE_TASKS = ("translation", "super-resolution")
 
@@ -71,12 +73,13 @@ class Translator:
 
     net: a torch module or anything callable the same way (an onnxruntime session wrapper).
     tile: largest input side processed in one piece (0 = never tile); tile_overlap: input pixels shared by
-    neighbouring tiles. half: run a torch model in float16 (CUDA).
+    neighbouring tiles. half: run a torch model in float16 (CUDA). precision: the arithmetic of a torch model
+    (translate.precision; default float32, or float16 with `half`): its weights are cast once, here.
     """
 
     def __init__(self, net: Callable[[torch.Tensor], torch.Tensor], spec: ModelSpec, device: torch.device,
                  tile: int | None = None, tile_overlap: int | None = None, half: bool = False,
-                 backend: str = "torch") -> None:
+                 backend: str = "torch", precision: Precision | None = None) -> None:
         if spec.task not in IMAGE_TASKS:
             raise ConfigError(f"a {spec.task} model does not translate images; use a translation or "
                               "super-resolution model")
@@ -87,13 +90,20 @@ class Translator:
             raise ConfigError(f"--tile must be 0 (never tile) or a positive side in pixels, got {self.tile}")
         if self.tile and not 0 <= self.tile_overlap < self.tile:
             raise ConfigError(f"--tile-overlap must be in [0, tile), got {self.tile_overlap} with tile {self.tile}")
-        self.dtype = torch.float16 if half else torch.float32
+        if precision is None:
+            precision = Precision("fp16", "--half") if half else Precision("fp32", "the default")
+        if precision.name != "fp32" and not isinstance(net, torch.nn.Module):
+            raise ConfigError(f"{precision.name} applies to PyTorch models; an export runs in its own precision")
+        self.precision, self.dtype = precision, precision.dtype
         self.where: object = "the model"
         """What output errors name: the model file, when read by :meth:`from_file`."""
-        # channels-last made SRResNet 2.5x faster on the CPU (benchmarks/inference.py) but slowed the
-        # instance-normalised translators, so only super-resolution nets use it
-        self.memory_format = torch.channels_last if spec.task == "super-resolution" else torch.contiguous_format
+        # channels-last made SRResNet 2.5x faster on the CPU in float32 (benchmarks/inference.py) but slowed
+        # the instance-normalised translators there; oneDNN's bf16 kernels want it for every net
+        channels_last = spec.task == "super-resolution" or precision.name == "bf16"
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         if isinstance(net, torch.nn.Module):
+            if precision.name == "bf16":
+                for_channels_last(net)
             net.to(device=device, dtype=self.dtype, memory_format=self.memory_format).eval()
         self.shared_norm = SharedNormStats(net) if isinstance(net, torch.nn.Module) else None
         # a shared-statistics run changes how the net's norm layers behave: one such run at a time per model
@@ -102,14 +112,18 @@ class Translator:
     @classmethod
     def from_file(cls, path: str | Path, device: str = "auto", tile: int | None = None,
                   tile_overlap: int | None = None, half: bool = False, provider: str = "auto",
-                  task: str | tuple[str, ...] = IMAGE_TASKS) -> Translator:
-        """A Translator for a .safetensors model file (PyTorch) or an .onnx export (onnxruntime)."""
+                  task: str | tuple[str, ...] = IMAGE_TASKS, precision: str = "fp32") -> Translator:
+        """A Translator for a .safetensors model file (PyTorch) or an .onnx export (onnxruntime); `precision`:
+        auto, fp32 or bf16 (translate.precision.serving_precision) for a PyTorch model."""
         path = Path(path)
         if path.suffix.lower() == ".onnx":
             from translate.onnx import OnnxNet, read_spec, session
 
             if half:
                 raise ConfigError("--half applies to PyTorch models; export with export-onnx --fp16 instead")
+            if precision == "bf16":
+                raise ConfigError("--precision bf16 applies to PyTorch models; an .onnx export runs in the "
+                                  "precision it was exported in (export-onnx --fp16 or --int8)")
             if device not in ("auto", "cpu", provider):
                 raise ConfigError(f"--device {device}: .onnx models run on onnxruntime; use --provider {device}")
             sess = session(path, provider=device if provider == "auto" and device != "auto" else provider)
@@ -117,14 +131,19 @@ class Translator:
             check_task(path, spec, task)
             translator = cls(OnnxNet(sess), spec, torch.device("cpu"), tile, tile_overlap, backend="onnx")
             translator.where = path
+            translator.precision = Precision("fp32", "inputs and outputs; onnxruntime computes in the precision "
+                                             "the file was exported in")
             return translator
         if provider != "auto":
             raise ConfigError(f"--provider {provider} applies to .onnx models; a PyTorch model takes --device")
         dev = pick_device(device)
         if half and dev.type != "cuda":
             raise ConfigError("--half needs a CUDA device (float16 on the CPU is slow and inexact)")
+        if half and precision == "bf16":
+            raise ConfigError("--half and --precision bf16 are alternatives; pick one")
         net, spec = load_model(path, task=task, device=dev)
-        translator = cls(net, spec, dev, tile, tile_overlap, half)
+        chosen = None if half else serving_precision(precision, dev, spec.notes)
+        translator = cls(net, spec, dev, tile, tile_overlap, half, precision=chosen)
         translator.where = path
         return translator
 

@@ -191,9 +191,9 @@ class Shelf:
     """
 
     def __init__(self, folders: list[Path], device: str = "auto", debug: bool = False,
-                 out_dir: Path | None = None, limits: AppLimits | None = None) -> None:
+                 out_dir: Path | None = None, limits: AppLimits | None = None, precision: str = "fp32") -> None:
         self.entries, self.problems = _scan(folders)
-        self.folders, self.device, self.debug = folders, device, debug
+        self.folders, self.device, self.debug, self.precision = folders, device, debug, precision
         self.limits = limits or AppLimits()
         self.out_dir = Path(out_dir or tempfile.mkdtemp(prefix="gan-translate-app-"))
         self._cache: dict[Path, Any] = {}
@@ -238,7 +238,8 @@ class Shelf:
     def _translator(self, entry: Entry) -> Translator:
         with self._lock:
             if entry.path not in self._cache:
-                self._cache[entry.path] = Translator.from_file(entry.path, device=self.device)
+                self._cache[entry.path] = Translator.from_file(entry.path, device=self.device,
+                                                                     precision=self.precision)
             return self._cache[entry.path]
 
     def _decode(self, upload: Upload | None, spec: ModelSpec, note: Callable[[str], None] | None = None,
@@ -508,14 +509,16 @@ def demote_headings(text: str) -> str:
     return "\n".join(out)
 
 
-def device_line(device: str) -> str:
+def device_line(device: str, precision: str = "fp32") -> str:
     from translate.device import pick_device
+    from translate.precision import serving_precision
 
     dev = pick_device(device)
+    chosen = serving_precision(precision, dev).line()
     if dev.type == "cuda":
-        return f"Running on CUDA: {torch.cuda.get_device_name(dev)}"
+        return f"Running on CUDA: {torch.cuda.get_device_name(dev)}, {chosen}"
     threads = torch.get_num_threads()
-    return f"Running on the CPU ({threads} thread{'s' if threads > 1 else ''})"
+    return f"Running on the CPU ({threads} thread{'s' if threads > 1 else ''}), {chosen}"
 
 
 def _hex(rgb: tuple[int, int, int]) -> str:
@@ -587,7 +590,7 @@ download, where the page shows them scaled down)."""
 
 
 def build_app(model_folders: list[str | Path] | None = None, device: str = "auto", debug: bool = False,
-              limits: AppLimits | None = None) -> Any:
+              limits: AppLimits | None = None, precision: str = "fp32") -> Any:
     """The Gradio Blocks app serving the models in `model_folders` (default: the bundled models). A tab whose
     kind of model none of them holds is left out.
 
@@ -606,7 +609,7 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
         return gr.Image(type="filepath", image_mode=None, sources=["upload"], **kwargs)
 
     folders = [Path(f) for f in (model_folders or [bundled_models_dir()])]
-    shelf = Shelf(folders, device, debug, limits=limits)
+    shelf = Shelf(folders, device, debug, limits=limits, precision=precision)
     app_limits = shelf.limits
 
     def guarded(method):
@@ -848,6 +851,6 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
                     gr.Markdown(shelf.model_details(entries, model_card))
             gr.Markdown(shelf.unreadable(), elem_id="models-unreadable")
         where = f" · models from {', '.join(map(str, folders))}" if debug else ""
-        gr.Markdown(f"<small>{device_line(device)}{where}</small>", elem_id="footer")
+        gr.Markdown(f"<small>{device_line(device, precision)}{where}</small>", elem_id="footer")
     app.queue(default_concurrency_limit=max(1, (os.cpu_count() or 2) // 2), max_size=32)
     return app

@@ -73,6 +73,14 @@ def run_cli(body: Callable[[], int]) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
+def add_precision_argument(parser: argparse.ArgumentParser, default: str = "auto") -> None:
+    """The serving commands' --precision (translate.precision): one flag, one meaning, in each of them."""
+    parser.add_argument("--precision", default=default, choices=("auto", "fp32", "bf16"),
+                        help="arithmetic of PyTorch models: auto (bf16 on a CPU with bf16 instructions, AMX or "
+                        "AVX-512 BF16, unless the model's spec keeps it in fp32; fp32 elsewhere), fp32 (exactly "
+                        f"as before) or bf16 (default: {default})")
+
+
 def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, title: str) -> None:
     """Add one ``--field-name`` flag per field of `cls`, defaulting to None (= not given)."""
     group = parser.add_argument_group(title)
@@ -91,7 +99,7 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, title: str) 
             kwargs.update(type=hint, metavar=f.name.upper())
             if "choices" in meta:
                 kwargs["choices"] = meta["choices"]
-        group.add_argument(f"--{f.name.replace('_', '-')}", **kwargs)
+        group.add_argument(f"--{f.name.replace('_', '-')}", *meta.get("aliases", ()), **kwargs)
 
 
 def _show(f: dataclasses.Field) -> Any:

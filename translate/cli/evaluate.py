@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from translate.cli.common import ArgumentParser, parse, run_cli
+from translate.cli.common import ArgumentParser, add_precision_argument, parse, run_cli
 from translate.data.degrade import TEST_LEVELS
 from translate.data.folders import samples_dir
 from translate.errors import ConfigError
 from translate.inference import Translator
 from translate.nets.srresnet import SCALES
+
+MEASURING_PRECISION = "fp32"
+"""The evaluate commands' default --precision: a figure measures the model, the same on every CPU and as
+its card gives it; --precision auto or bf16 measures what serving on a bf16 CPU gives."""
 
 
 def resolve_set(name: str) -> str:
@@ -36,6 +40,7 @@ def main_sr(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, help=f"one of {SCALES}; default: the models', or 4")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                         help="where the models run (default: auto, CUDA when present)")
+    add_precision_argument(parser, default=MEASURING_PRECISION)
     args = parse(parser, argv)
 
     def body() -> int:
@@ -45,7 +50,7 @@ def main_sr(argv: Sequence[str] | None = None) -> int:
         translators = {}
         for name in args.model:
             translator = Translator.from_file(resolve_model(name, task="super-resolution"), device=args.device,
-                                              task="super-resolution")
+                                              task="super-resolution", precision=args.precision)
             translators[Path(name).name or name] = translator
         scales = {t.spec.scale for t in translators.values()}
         if len(scales) > 1:
@@ -56,7 +61,9 @@ def main_sr(argv: Sequence[str] | None = None) -> int:
         scale = model_scale or args.scale or 4
         if scale not in SCALES:
             raise ConfigError(f"--scale must be one of {', '.join(map(str, SCALES))}, got {scale}")
-        print(f"x{scale}, Y channel, {scale}-pixel border; sharpness: mean luma gradient over the HR's")
+        precisions = sorted({t.precision.name for t in translators.values()})
+        print(f"x{scale}, Y channel, {scale}-pixel border; sharpness: mean luma gradient over the HR's"
+              + (f"; models in {', '.join(precisions)}" if precisions else ""))
         print(f"{'set':<10} {'LR':<7} {'images':>6}  {'method':<16} {'PSNR':>6} {'SSIM':>7} {'sharpness':>9} "
               f"{'vs bicubic':>10}")
         for name in args.sets:
@@ -180,6 +187,7 @@ def main_translation(argv: Sequence[str] | None = None) -> int:
                         "an older model on the same photos)")
     parser.add_argument("--classifier-steps", type=int, default=400, help="training steps of the domain classifier")
     parser.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    add_precision_argument(parser, default=MEASURING_PRECISION)
     args = parse(parser, argv)
 
     def body() -> int:
@@ -197,13 +205,16 @@ def main_translation(argv: Sequence[str] | None = None) -> int:
         if args.compare and not args.grid:
             raise ConfigError("--compare adds columns to the picture grid; give --grid FILE.png as well")
         forward_path = resolve_model(args.model, "AtoB", task="translation")
-        forward = Translator.from_file(forward_path, device=args.device, task="translation")
+        forward = Translator.from_file(forward_path, device=args.device, task="translation",
+                                       precision=args.precision)
+        print(f"models: {forward.precision.line()}")
         compared = [Translator.from_file(resolve_model(m, "AtoB", task="translation"), device=args.device,
-                                         task="translation") for m in args.compare]
+                                         task="translation", precision=args.precision) for m in args.compare]
         reverse_path = Path(args.reverse) if args.reverse else reverse_of(forward_path)
         backward = None
         if reverse_path is not None:
-            backward = Translator.from_file(reverse_path, device=args.device, task="translation")
+            backward = Translator.from_file(reverse_path, device=args.device, task="translation",
+                                            precision=args.precision)
             there, back = forward.spec.domains, backward.spec.domains
             if there and back and tuple(back) != tuple(reversed(there)):
                 raise ConfigError(f"{reverse_path}: translates {' -> '.join(back)}, not back from "
@@ -250,6 +261,7 @@ def main_paired(argv: Sequence[str] | None = None) -> int:
                         help="score the model's architecture with fresh weights (seed 0) instead: the floor")
     parser.add_argument("--grid", help="also write input | output | target rows of the first four pairs (PNG)")
     parser.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    add_precision_argument(parser, default=MEASURING_PRECISION)
     args = parse(parser, argv)
 
     def body() -> int:
@@ -264,11 +276,12 @@ def main_paired(argv: Sequence[str] | None = None) -> int:
         if args.max_pairs < 0:
             raise ConfigError(f"--max-pairs must be 0 (all) or more, got {args.max_pairs}")
         path = resolve_model(args.model, "AtoB", task="translation")
-        translator = Translator.from_file(path, device=args.device, task="translation")
+        translator = Translator.from_file(path, device=args.device, task="translation", precision=args.precision)
+        print(f"model: {translator.precision.line()}")
         if args.untrained:
             torch.manual_seed(0)
             net = GENERATORS[translator.spec.arch](**translator.spec.arch_kwargs)
-            translator = Translator(net, translator.spec, translator.device)
+            translator = Translator(net, translator.spec, translator.device, precision=translator.precision)
         data = AlignedPairs(args.pairs, crop=1, load_size=1, flip=False, direction=args.direction)
         count = len(data.pairs) if not args.max_pairs else min(args.max_pairs, len(data.pairs))
 

@@ -15,19 +15,32 @@ if TYPE_CHECKING:
     from translate.model_spec import ModelSpec
 
 
+CPU_CHOICE = ("Which to pick for a CPU: --int8 for super-resolution (sr_x4: 1.44x PyTorch fp32, 1.14x the fp32 "
+              "export, 49.9 dB from PyTorch), the fp32 export for translators (vangogh: 2.0x PyTorch fp32; its "
+              "int8 file is refused at 21.5 dB). Not fp16: half the file, no faster on onnxruntime's CPU kernels. "
+              "On a CPU with bf16 instructions (AMX, AVX-512 BF16), PyTorch under translate --precision auto came "
+              "within 15% of the best export. Measured on a shared 2-core Xeon with AMX: docs/cpu-speed.md, "
+              "benchmarks/onnx_cpu.py.")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = ArgumentParser(prog="export-onnx", description=__doc__ + " Dynamic batch/height/width, opset 18, "
                             "the model's spec as metadata; onnxruntime and PyTorch outputs are compared on two "
                             "input sizes (fp32 tolerance 1e-4, fp16 2e-2, relative to the value range); an --int8 "
-                            "file is checked on the calibration images instead (PSNR against PyTorch >= 30 dB).")
+                            "file is checked on the calibration images instead (PSNR against PyTorch >= 30 dB).",
+                            epilog=CPU_CHOICE)
     parser.add_argument("model", help="model file (.safetensors), a run's models/ folder, or a bundled name")
     parser.add_argument("--out", help="output .onnx (default: beside the model, same name; for a bundled model, "
                         "in the current folder)")
-    parser.add_argument("--fp16", action="store_true", help="float16 weights and arithmetic (float32 inputs/outputs)")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "fp16"),
+                        help="arithmetic of the export: fp32 (default) or fp16 (float16 weights and arithmetic, "
+                        "float32 inputs/outputs; the same as --fp16). For a CPU, see the epilogue")
+    parser.add_argument("--fp16", action="store_true", help="the same as --precision fp16")
     parser.add_argument("--int8", metavar="DIR", help="int8 static quantisation (faster on CPUs), calibrated on the "
                         "images in DIR: a few of the kind the model will see (photos, low-resolution images)")
     parser.add_argument("--direction", default="AtoB", choices=("AtoB", "BtoA"))
     args = parse(parser, argv)
+    args.fp16 = args.fp16 or args.precision == "fp16"
 
     def body() -> int:
         from translate.checkpoint import load_model

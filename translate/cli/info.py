@@ -63,7 +63,9 @@ def report(models_dir: str | None = None) -> tuple[str, int]:
     ort_version, providers = onnxruntime_providers()
     lines.append(f"onnxruntime   {ort_version}")
     lines.append("devices:")
-    lines.append(f"  cpu: {os.cpu_count()} cores, torch uses {torch.get_num_threads()} threads")
+    from translate.precision import describe_cpu
+
+    lines.append(f"  cpu: {os.cpu_count()} cores, torch uses {torch.get_num_threads()} threads; {describe_cpu()}")
     if torch.cuda.is_available():
         for i in range(torch.cuda.device_count()):
             p = torch.cuda.get_device_properties(i)

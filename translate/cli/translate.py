@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 
 from translate.brush import BRUSHES
-from translate.cli.common import ArgumentParser, parse, run_cli, tell
+from translate.cli.common import ArgumentParser, add_precision_argument, parse, run_cli, tell
 from translate.cli.video import add_video_arguments, is_video_input, run_videos
 
 FORMATS = ("png", "jpg", "webp")
@@ -38,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--provider", default="auto", choices=("auto", "cpu", "cuda"),
                         help=".onnx models: onnxruntime provider (cuda: an error if it cannot load)")
     parser.add_argument("--half", action="store_true", help="float16 on CUDA (PyTorch models)")
+    add_precision_argument(parser)
     parser.add_argument("--16bit", dest="bits16", action="store_true", help="write 16-bit PNGs")
     parser.add_argument("--resize", type=int, metavar="SIDE", help="first scale each input so its longer side is SIDE")
     parser.add_argument("--png-level", type=int, choices=range(10), metavar="0-9",
@@ -67,10 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ConfigError(f"--png-level applies to PNG output, not --format {args.format}")
         model = resolve_model(args.model, args.direction, task=IMAGE_TASKS)
         translator = Translator.from_file(model, device=args.device, tile=args.tile, tile_overlap=args.tile_overlap,
-                                          half=args.half, provider=args.provider)
+                                          half=args.half, provider=args.provider, precision=args.precision)
         if args.verbose:
             print(f"start-up: imports {imported - started:.2f} s, model {time.perf_counter() - imported:.2f} s "
-                  f"({translator.backend} on {translator.device})", file=sys.stderr)
+                  f"({translator.backend} on {translator.device}, {translator.precision.line()})", file=sys.stderr)
         if any(is_video_input(i) for i in args.inputs):
             return run_videos(args, translator, output_suffix(translator.spec))
         jobs = plan(args.inputs, args.out, output_suffix(translator.spec), args.format)
@@ -102,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress=None if bar is None else advance)
         if bar is not None:
             bar.close()
-        tell(tally.line() + (f" -> {args.out}" if args.out else ""))
+        tell(f"{tally.line()} ({translator.precision.name})" + (f" -> {args.out}" if args.out else ""))
         return 0 if not tally.failed else 2 if tally.failed == len(jobs) else 1
 
     return run_cli(body)

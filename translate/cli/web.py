@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from translate.cli.common import ArgumentParser, parse, run_cli
+from translate.cli.common import ArgumentParser, add_precision_argument, parse, run_cli
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -24,6 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--share", action="store_true", help="also open a public Gradio share link")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                         help="where models run (default: auto, CUDA when there is a GPU)")
+    add_precision_argument(parser)
     parser.add_argument("--max-file-size", default="25mb", metavar="SIZE", help="largest upload (default: 25mb)")
     limits = parser.add_argument_group("limits", "images over their limit are scaled down to it, with a note in the "
                                        "page; clips over theirs are refused")
@@ -49,7 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         app_limits = AppLimits(**{f.name: getattr(args, f.name) for f in dataclasses.fields(AppLimits)})
         folders = app_folders(fetch_folders(args.models), bundled=not args.no_bundled)
-        app = build_app(folders, device=args.device, debug=args.debug, limits=app_limits)
+        app = build_app(folders, device=args.device, debug=args.debug, limits=app_limits,
+                        precision=args.precision)
         print(f"serving on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
         app.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=args.max_file_size,
                    show_error=args.debug, quiet=True)

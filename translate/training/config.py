@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from translate.training.recipe import Recipe
 
 DEVICES = ("auto", "cpu", "cuda")
-AMP_MODES = ("auto", "off", "bf16", "fp16")
+AMP_MODES = ("auto", "fp32", "off", "bf16", "fp16")
+"""The training precisions; "off" is the older spelling of "fp32"."""
 PRESETS = ("auto", "cpu", "paper")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 GRAPH_COMPILE_MODES = ("reduce-overhead", "max-autotune")
@@ -34,12 +35,15 @@ CONFIG_FILE = "config.json"
 """The resolved configuration a run folder holds, what ``--resume`` reads back."""
 
 
-def option(default: Any, help: str, choices: tuple[Any, ...] | None = None) -> Any:
+def option(default: Any, help: str, choices: tuple[Any, ...] | None = None, aliases: tuple[str, ...] = ()) -> Any:
     """A dataclass field with its command-line help text and, where only some values are allowed, their list: the
-    one place they are declared (the ``--flag`` offers them, :func:`check_choices` enforces them)."""
+    one place they are declared (the ``--flag`` offers them, :func:`check_choices` enforces them). aliases: more
+    flag names for the field (``--precision``, the name every command shares, for ``amp``)."""
     metadata: dict[str, Any] = {"help": help}
     if choices is not None:
         metadata["choices"] = tuple(choices)
+    if aliases:
+        metadata["aliases"] = tuple(aliases)
     return field(default=default, metadata=metadata)
 
 
@@ -63,8 +67,9 @@ class LoopConfig:
     batch_size: int = option(1, "images per step on each process")
     seed: int = option(0, "random seed (each torchrun process adds its rank)")
     device: str = option("auto", "auto (CUDA when present), cpu or cuda", choices=DEVICES)
-    amp: str = option("auto", "mixed precision: auto (bf16/fp16 on CUDA, off on CPU), off, bf16, fp16",
-                      choices=AMP_MODES)
+    amp: str = option("auto", "precision (autocast): auto (bf16/fp16 on CUDA; fp32 on the CPU, bf16 CPUs "
+                      "included, until bf16 CPU training is shown to match fp32), fp32 (or off), bf16, fp16",
+                      choices=AMP_MODES, aliases=("--precision",))
     channels_last: bool = option(False, "store activations channels-last (faster convs on recent GPUs)")
     compile: bool = option(False, "torch.compile the networks")
     compile_mode: str = option("default", "with --compile: default, reduce-overhead (CUDA graphs: far fewer "

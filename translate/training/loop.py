@@ -42,6 +42,7 @@ from translate.checkpoint import atomic_write, load_state, remove_interrupted_wr
 from translate.data.io import write_image
 from translate.device import allow_tf32, check_processes_fit, pick_amp_dtype, pick_device
 from translate.errors import ConfigError, UserError
+from translate.precision import cpu_bf16
 from translate.printable import printable
 from translate.training.config import (
     CONFIG_FILE,
@@ -319,7 +320,11 @@ class _Run:
         where = str(self.device)
         if self.world_size > 1:
             where += f" x {self.world_size} processes"
-        return where + (f", autocast {str(amp_dtype).removeprefix('torch.')}" if amp_dtype else ", fp32")
+        if amp_dtype:
+            return where + f", autocast {str(amp_dtype).removeprefix('torch.')}"
+        native = cpu_bf16() if self.device.type == "cpu" and self.loop.amp == "auto" else None
+        return where + (f", fp32 (auto; this CPU has {native}: --precision bf16 trains in bf16 autocast)"
+                        if native else ", fp32")
 
     def _wrap(self, net: nn.Module) -> nn.Module:
         if self.world_size > 1 and any(p.requires_grad for p in net.parameters()):
