@@ -92,16 +92,19 @@ def border_streak(pixels: np.ndarray, band: int = BAND) -> float:
 @dataclass(frozen=True)
 class ArtefactScore:
     images: int
-    outlier_share: float  # mean over images of the share of (new) colour-outlier pixels
+    outlier_share: float  # mean over images of the share of colour-outlier pixels
+    new_outlier_share: float  # the same, counting only the outliers their source image has nothing like
     border_streak: float  # mean over images of border_streak
 
 
-def artefact_score(images: list[np.ndarray], sources: list[np.ndarray] | None = None) -> ArtefactScore:
-    """Both figures averaged over (H, W, 3) RGB images in [0, 1]; `sources`: the images they were made from."""
-    pairs = zip(images, sources if sources is not None else [None] * len(images), strict=True)
-    shares = [float(colour_outliers(im, src).mean()) for im, src in pairs]
+def artefact_score(images: list[np.ndarray], sources: list[np.ndarray]) -> ArtefactScore:
+    """The figures averaged over (H, W, 3) RGB images in [0, 1], made from `sources` (the same sizes)."""
+    if len(images) != len(sources) or not images:
+        raise ValueError(f"need one source per image and at least one image, got {len(images)} and {len(sources)}")
+    shares = [float(colour_outliers(im).mean()) for im in images]
+    new = [float(colour_outliers(im, src).mean()) for im, src in zip(images, sources)]
     streaks = [border_streak(im) for im in images]
-    return ArtefactScore(len(images), float(np.mean(shares)), float(np.mean(streaks)))
+    return ArtefactScore(len(images), float(np.mean(shares)), float(np.mean(new)), float(np.mean(streaks)))
 
 
 def mark_outliers(pixels: np.ndarray, mask: np.ndarray) -> np.ndarray:
