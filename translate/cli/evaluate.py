@@ -165,7 +165,7 @@ def main_translation(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--grid-images", type=int, default=6, metavar="N", help="rows of the grid (default 6)")
     parser.add_argument("--compare", nargs="+", default=[], metavar="MODEL",
                         help="more A -> B models whose outputs the grid shows beside --model's, in this order (e.g. "
-                        "an older model on the same photos)")
+                        "an older model on the same photos), and rows of the gap table")
     parser.add_argument("--classifier-steps", type=int, default=400, help="training steps of the domain classifier")
     parser.add_argument("--two-sample", action="store_true",
                         help="also the gap table: for the untranslated test images, --model and each --compare model, "
