@@ -184,8 +184,20 @@ def main_translation(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--grid-images", type=int, default=6, metavar="N", help="rows of the grid (default 6)")
     parser.add_argument("--compare", nargs="+", default=[], metavar="MODEL",
                         help="more A -> B models whose outputs the grid shows beside --model's, in this order (e.g. "
-                        "an older model on the same photos)")
+                        "an older model on the same photos), and rows of the gap table")
     parser.add_argument("--classifier-steps", type=int, default=400, help="training steps of the domain classifier")
+    parser.add_argument("--two-sample", action="store_true",
+                        help="also the gap table: for the untranslated test images, --model and each --compare model, "
+                        "a classifier two-sample test against --domainB (held-out accuracy, colour and luminance, and "
+                        "KID in its features) and the artefact figures; use all the held-out images (--max-images)")
+    parser.add_argument("--artefacts", action="store_true",
+                        help="the gap table's artefact figures only (colour outliers, border streaks), without the "
+                        "two-sample test")
+    parser.add_argument("--seeds", type=int, default=3, help="two-sample tests per row, seeds 0 .. N-1 (default 3)")
+    parser.add_argument("--two-sample-steps", type=int, default=600, metavar="N",
+                        help="training steps of each two-sample classifier (default 600)")
+    parser.add_argument("--marked", metavar="DIR", help="write each output of the gap table beside its flagged "
+                        "colour outliers (white) into DIR, to look at at 1:1")
     parser.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     add_precision_argument(parser, default=MEASURING_PRECISION)
     args = parse(parser, argv)
@@ -197,13 +209,16 @@ def main_translation(argv: Sequence[str] | None = None) -> int:
         from translate.zoo import resolve_model, reverse_of
 
         for flag, value in (("--max-images", args.max_images), ("--classifier-steps", args.classifier_steps),
-                            ("--grid-images", args.grid_images)):
+                            ("--grid-images", args.grid_images), ("--seeds", args.seeds),
+                            ("--two-sample-steps", args.two_sample_steps)):
             if value < 1:
                 raise ConfigError(f"{flag} must be at least 1, got {value}")
         if not args.test and not args.hold_out:
             raise ConfigError("give the test images: --test FOLDER, or --hold-out N (the last N of --domainA)")
-        if args.compare and not args.grid:
-            raise ConfigError("--compare adds columns to the picture grid; give --grid FILE.png as well")
+        gap = args.two_sample or args.artefacts or bool(args.marked)
+        if args.compare and not (args.grid or gap):
+            raise ConfigError("--compare adds columns to the picture grid or rows to the gap table; give --grid "
+                              "FILE.png, --two-sample or --artefacts as well")
         forward_path = resolve_model(args.model, "AtoB", task="translation")
         forward = Translator.from_file(forward_path, device=args.device, task="translation",
                                        precision=args.precision)
@@ -227,7 +242,11 @@ def main_translation(argv: Sequence[str] | None = None) -> int:
             print("no reverse model beside it (pass --reverse): the cycle L1 is not measured")
         kept, held_out = split_off_last(list_images(args.domainA), args.hold_out, Path(args.domainA))
         domain_a, domain_b = load_images(kept), load_folder(args.domainB)
-        test = load_folder(args.test)[: args.max_images] if args.test else load_images(held_out[: args.max_images])
+        test_paths = list_images(args.test)[: args.max_images] if args.test else held_out[: args.max_images]
+        test = load_images(test_paths)
+        if args.two_sample and (len(test) < 4 or len(domain_b) < 4):
+            raise ConfigError(f"the two-sample test splits each set in halves by image: it needs at least 4 test "
+                              f"images and 4 of --domainB, got {len(test)} and {len(domain_b)}")
         where = args.test or f"the last {args.hold_out} of {args.domainA}"
         classifier = train_classifier(domain_a, domain_b, steps=args.classifier_steps)
         result = score(classifier, forward, backward, test)
@@ -240,6 +259,20 @@ def main_translation(argv: Sequence[str] | None = None) -> int:
         if args.grid:
             write_pairs_grid([forward, *compared], test[:args.grid_images], args.grid)
             print(f"wrote {args.grid}")
+        if gap:
+            from translate.evaluation.gap import format_gap, measure_gap
+
+            rows = [("untranslated", None), (Path(args.model).stem, forward),
+                    *((Path(m).stem, t) for m, t in zip(args.compare, compared))]
+            table = measure_gap(domain_b, test, rows, two_sample=args.two_sample, seeds=args.seeds,
+                                steps=args.two_sample_steps, marked=args.marked,
+                                test_names=[p.stem for p in test_paths])
+            if args.two_sample:
+                print(f"two-sample test against {args.domainB}: {len(domain_b)} + {len(test)} images, each split in "
+                      f"halves by image; {args.seeds} seeds, {args.two_sample_steps} steps; mean +- std")
+            print("\n".join(format_gap(table)))
+            if args.marked:
+                print(f"wrote the outputs with their new colour outliers marked to {args.marked}")
         return 0
 
     return run_cli(body)
