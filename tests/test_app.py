@@ -1,6 +1,7 @@
 """The web app's handlers, called directly: right sizes and modes out, errors as clear messages."""
 
 import platform
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -168,6 +169,7 @@ def test_batch_gives_a_zip_and_the_command_lines_errors(shelf, tmp_path):
     uploads = [_upload(tmp_path, "a.png"), Upload(str(bad), "broken.png"), _upload(tmp_path, "b.png", mode="L")]
     calls = []
     archive, log = shelf.batch(uploads, "x2 (sr_x2)", lambda done, total: calls.append((done, total)))
+    assert Path(archive).name == "batch_x2.zip"  # named for what is inside, as the files are
     assert sorted(zipfile.ZipFile(archive).namelist()) == ["a_x2.png", "b_x2.png"]
     lines = log.splitlines()
     assert lines[0].startswith("error: broken.png: ") and lines[-1] == "2 written, 0 skipped, 1 failed"

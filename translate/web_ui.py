@@ -324,7 +324,7 @@ class Shelf:
         lines.append(tally.line())
         if not tally.written:
             return None, "\n".join(lines)
-        archive = folder / f"{entry.path.stem}_{suffix}.zip"
+        archive = folder / f"batch_{suffix}.zip"  # what the outputs are, as their own names say
         with zipfile.ZipFile(archive, "w") as zf:  # PNGs are compressed already
             for output in sorted((folder / "out").iterdir()):
                 zf.write(output, output.name)

@@ -16,7 +16,13 @@ from translate.printable import printable
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse with one-line usage errors (the full usage is one --help away)."""
+    """argparse with one-line usage errors (the full usage is one --help away) and descriptions taken from
+    module docstrings without their reStructuredText quotes."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get("description"):
+            kwargs["description"] = kwargs["description"].replace("``", "")
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> typing.NoReturn:
         self.exit(2, f"{self.prog}: error: {printable(message)} (see --help)\n")
@@ -73,6 +79,25 @@ def run_cli(body: Callable[[], int]) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
+DEVICES = ("auto", "cpu", "cuda")
+MODEL_NAMES = ("a bundled name (vangogh), a model file (.safetensors or .onnx), a run's models/ folder, a Hugging "
+               "Face Hub folder or hf://OWNER/NAME[@REVISION]")
+"""What every --model (or MODEL argument) accepts; its help names the kind of model and then this."""
+
+
+def model_help(kind: str) -> str:
+    """The help of a command's model argument: `kind` (e.g. "the translation or super-resolution model"),
+    then the shared list of what names one."""
+    return f"{kind}: {MODEL_NAMES}"
+
+
+def add_device_argument(parser: argparse.ArgumentParser, default: str = "auto") -> None:
+    """--device, the same in every command (the train-* commands take it from the loop's config)."""
+    parser.add_argument("--device", default=default, choices=DEVICES,
+                        help=f"where PyTorch models run: auto (CUDA when there is a GPU), cpu or cuda "
+                        f"(default: {default})")
+
+
 def add_precision_argument(parser: argparse.ArgumentParser, default: str = "auto") -> None:
     """The serving commands' --precision (translate.precision): one flag, one meaning, in each of them."""
     parser.add_argument("--precision", default=default, choices=("auto", "fp32", "bf16"),
@@ -87,8 +112,9 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, title: str) 
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         hint, meta = hints[f.name], f.metadata
+        text = meta.get("help", "")
         kwargs: dict[str, Any] = {"dest": f"{cls.__name__}.{f.name}", "default": None,
-                                  "help": f"{meta.get('help', '')} (default: {_show(f)})"}
+                                  "help": text if "(default:" in text else f"{text} (default: {_show(f)})"}
         if typing.get_origin(hint) in (typing.Union, types.UnionType):
             hint = next(a for a in typing.get_args(hint) if a is not type(None))
         if hint is bool:
@@ -96,9 +122,11 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, title: str) 
         elif typing.get_origin(hint) is tuple:
             kwargs.update(nargs="+", type=typing.get_args(hint)[0], metavar=f.name.upper())
         else:
-            kwargs.update(type=hint, metavar=f.name.upper())
-            if "choices" in meta:
+            kwargs.update(type=hint)
+            if "choices" in meta:  # argparse then shows them: --device {auto,cpu,cuda}
                 kwargs["choices"] = meta["choices"]
+            else:
+                kwargs["metavar"] = f.name.upper()
         group.add_argument(f"--{f.name.replace('_', '-')}", *meta.get("aliases", ()), **kwargs)
 
 

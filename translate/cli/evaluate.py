@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from translate.cli.common import ArgumentParser, add_precision_argument, parse, run_cli
+from translate.cli.common import ArgumentParser, add_device_argument, add_precision_argument, model_help, parse, run_cli
 from translate.data.degrade import TEST_LEVELS
 from translate.data.folders import samples_dir
 from translate.errors import ConfigError
@@ -30,16 +30,15 @@ def main_sr(argv: Sequence[str] | None = None) -> int:
                             "cropped; sharpness is the output's mean luma gradient over the HR's (1.00: as much "
                             "fine detail as the HR; bicubic of a clean LR is about 0.6).")
     parser.add_argument("--model", nargs="+", default=[], metavar="MODEL",
-                        help="super-resolution models, each a file (.safetensors or .onnx), a run's models/ folder or "
-                        "a bundled name (sr_x4); several give a row each; omit for bicubic only")
+                        help=model_help("super-resolution models (several give a row each; none: bicubic only), "
+                                        "each") + "; e.g. sr_x4")
     parser.add_argument("--sets", nargs="+", default=["Set5"], help="benchmark names (Set5) or HR folders")
     parser.add_argument("--degradation", nargs="+", default=["clean"], choices=tuple(TEST_LEVELS),
                         help="how LR is made from each HR image: clean (bicubic, the benchmarks'), light (JPEG 90), "
                         "medium (blur sigma 1.2 + JPEG 70), heavy (blur 1.2 + noise sigma 5 + JPEG 50); fixed, "
                         "the same on every machine (default: clean)")
     parser.add_argument("--scale", type=int, help=f"one of {SCALES}; default: the models', or 4")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
-                        help="where the models run (default: auto, CUDA when present)")
+    add_device_argument(parser)
     add_precision_argument(parser, default=MEASURING_PRECISION)
     args = parse(parser, argv)
 
@@ -89,11 +88,11 @@ def main_gan(argv: Sequence[str] | None = None) -> int:
         "give the scale. "
         "With --inception-weights, also FID, KID and IS of the samples with the standard Inception-v3 network.",
     )
-    parser.add_argument("model", help="generation model file (.safetensors) trained on digits, a run's models/ "
-                        "folder, or a bundled name (digits)")
+    parser.add_argument("model", help=model_help("a generation model trained on digits") + "; e.g. digits")
     parser.add_argument("--n", type=int, default=1000, help="samples to draw (default 1000)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--seed", type=int, default=0, help="first latent seed; samples use seeds SEED, SEED+1, ... "
+                        "(default: 0)")
+    add_device_argument(parser, default="cpu")
     parser.add_argument("--inception-weights", metavar="FILE",
                         help="the standard Inception-v3 weights (pt_inception-2015-12-05-6726825d.pth, or its tensors "
                         "as .safetensors): also print FID, KID and IS; never downloaded (see the README)")
@@ -169,8 +168,7 @@ def main_translation(argv: Sequence[str] | None = None) -> int:
         "real domains classifies crops of translated test images; prints the share called B (and the same share "
         "for the untranslated images, the floor) and the mean cycle A -> B -> A L1 (pixels in [0, 1]).",
     )
-    parser.add_argument("--model", required=True, help="the A -> B model: a file, a run's models/ folder or "
-                        "a bundled name (vangogh)")
+    parser.add_argument("--model", required=True, help=model_help("the A -> B model") + "; e.g. vangogh")
     parser.add_argument("--reverse", help="the B -> A model for the cycle L1 (default: the translator beside it "
                         "that goes back)")
     parser.add_argument("--domainA", required=True, help="folder of real domain A images (e.g. the training photos)")
@@ -198,7 +196,7 @@ def main_translation(argv: Sequence[str] | None = None) -> int:
                         help="training steps of each two-sample classifier (default 600)")
     parser.add_argument("--marked", metavar="DIR", help="write each output of the gap table beside its flagged "
                         "colour outliers (white) into DIR, to look at at 1:1")
-    parser.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    add_device_argument(parser, default="cpu")
     add_precision_argument(parser, default=MEASURING_PRECISION)
     args = parse(parser, argv)
 
@@ -285,7 +283,7 @@ def main_paired(argv: Sequence[str] | None = None) -> int:
         "PSNR and luminance SSIM to the real targets, and the mean gradient magnitude (sharpness) of the outputs "
         "next to that of the real targets.",
     )
-    parser.add_argument("--model", required=True, help="the model: a file, a run's models/ folder or a bundled name")
+    parser.add_argument("--model", required=True, help=model_help("the paired model") + "; e.g. facades")
     parser.add_argument("--pairs", required=True, help="folder of test pairs: side-by-side A|B images or A/ B/ twins")
     parser.add_argument("--direction", default="AtoB", choices=("AtoB", "BtoA"),
                         help="which half is the input (facades files hold photo|labels: BtoA)")
@@ -293,7 +291,7 @@ def main_paired(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--untrained", action="store_true",
                         help="score the model's architecture with fresh weights (seed 0) instead: the floor")
     parser.add_argument("--grid", help="also write input | output | target rows of the first four pairs (PNG)")
-    parser.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    add_device_argument(parser, default="cpu")
     add_precision_argument(parser, default=MEASURING_PRECISION)
     args = parse(parser, argv)
 

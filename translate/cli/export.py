@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from translate.cli.common import ArgumentParser, parse, run_cli, tell
+from translate.cli.common import ArgumentParser, model_help, parse, run_cli, tell
 
 if TYPE_CHECKING:
     from torch import nn
@@ -29,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                             "input sizes (fp32 tolerance 1e-4, fp16 2e-2, relative to the value range); an --int8 "
                             "file is checked on the calibration images instead (PSNR against PyTorch >= 30 dB).",
                             epilog=CPU_CHOICE)
-    parser.add_argument("model", help="model file (.safetensors), a run's models/ folder, or a bundled name")
+    parser.add_argument("model", help=model_help("the model to export"))
     parser.add_argument("--out", help="output .onnx (default: beside the model, same name; for a bundled model, "
                         "in the current folder)")
     parser.add_argument("--precision", default="fp32", choices=("fp32", "fp16"),
@@ -38,7 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fp16", action="store_true", help="the same as --precision fp16")
     parser.add_argument("--int8", metavar="DIR", help="int8 static quantisation (faster on CPUs), calibrated on the "
                         "images in DIR: a few of the kind the model will see (photos, low-resolution images)")
-    parser.add_argument("--direction", default="AtoB", choices=("AtoB", "BtoA"))
+    parser.add_argument("--direction", default="AtoB", choices=("AtoB", "BtoA"),
+                        help="for a CycleGAN pair: which generator to export (default: AtoB)")
     args = parse(parser, argv)
     args.fp16 = args.fp16 or args.precision == "fp16"
 

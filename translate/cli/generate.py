@@ -5,13 +5,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from translate.cli.common import ArgumentParser, parse, run_cli, tell
+from translate.cli.common import ArgumentParser, add_device_argument, model_help, parse, run_cli, tell
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = ArgumentParser(prog="generate", description=__doc__)
-    parser.add_argument("model", help="generation model file (.safetensors), a run's models/ folder or a bundled name "
-                        "(digits)")
+    parser.add_argument("model", help=model_help("the generation model") + "; e.g. digits")
     parser.add_argument("--out", required=True, help="output PNG")
     parser.add_argument("--n", type=int, default=64, help="grid: number of samples (default 64)")
     parser.add_argument("--seed", type=int, default=0, help="grid: sample i uses seed SEED + i")
@@ -25,7 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=10, help="interpolate: images in the strip")
     parser.add_argument("--spherical", action="store_true", help="interpolate: slerp instead of a straight line")
     parser.add_argument("--zoom", type=int, help="enlarge pixels (default: cells of at least 64 pixels)")
-    parser.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    add_device_argument(parser, default="cpu")
     args = parse(parser, argv)
 
     def body() -> int:

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from translate.cli.common import ArgumentParser, parse, run_cli, tell
+from translate.cli.common import ArgumentParser, model_help, parse, run_cli, tell
 
 
 def find_card(path: Path) -> Path | None:
@@ -23,7 +23,7 @@ def find_card(path: Path) -> Path | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = ArgumentParser(prog="export-hub", description=__doc__)
-    parser.add_argument("model", help="model file, a run's models/ folder, a bundled name, a hub folder or hf://")
+    parser.add_argument("model", help=model_help("the model to publish"))
     parser.add_argument("--out", required=True, help="the folder to write")
     parser.add_argument("--card", help="a Markdown model card to include (default: NAME.md beside the model)")
     parser.add_argument("--overwrite", action="store_true", help="replace a model already in --out")

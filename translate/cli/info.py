@@ -118,7 +118,8 @@ def onnx_lines(folder: Path) -> tuple[list[str], int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = ArgumentParser(prog="translate-info", description=__doc__)
-    parser.add_argument("--models", help="also list the models in this folder instead of the bundled one")
+    parser.add_argument("--models", metavar="DIR", help="list the model files and .onnx exports in DIR, each with its "
+                        "task or why it cannot be read (default: the bundled models)")
     args = parse(parser, argv)
 
     def body() -> int:

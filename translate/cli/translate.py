@@ -7,7 +7,15 @@ import time
 from collections.abc import Sequence
 
 from translate.brush import BRUSHES
-from translate.cli.common import ArgumentParser, add_precision_argument, parse, run_cli, tell
+from translate.cli.common import (
+    ArgumentParser,
+    add_device_argument,
+    add_precision_argument,
+    model_help,
+    parse,
+    run_cli,
+    tell,
+)
 from translate.cli.video import add_video_arguments, is_video_input, run_videos
 
 FORMATS = ("png", "jpg", "webp")
@@ -21,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="image files and/or folders (recursive), or video files")
     parser.add_argument("--model", required=True,
-                        help="model file (.safetensors or .onnx), a run's models/ folder, or a bundled name")
+                        help=model_help("the translation or super-resolution model") + "; e.g. vangogh, sr_x4")
     parser.add_argument("--out", help="output folder (default: beside each input, with a suffix)")
     parser.add_argument("--format", default="png", choices=FORMATS, help="output format (default png)")
     parser.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
@@ -34,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "(default: medium)")
     parser.add_argument("--tile", type=int, help="largest input side run in one piece (0: never tile)")
     parser.add_argument("--tile-overlap", type=int, help="input pixels shared by neighbouring tiles")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    add_device_argument(parser)
     parser.add_argument("--provider", default="auto", choices=("auto", "cpu", "cuda"),
                         help=".onnx models: onnxruntime provider (cuda: an error if it cannot load)")
     parser.add_argument("--half", action="store_true", help="float16 on CUDA (PyTorch models)")
@@ -46,7 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "file a quarter smaller)")
     parser.add_argument("--verbose", action="store_true",
                         help="print start-up time and, per image, the seconds spent reading, computing and writing")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bars (the summary line and any errors are still printed)")
     add_video_arguments(parser)
     args = parse(parser, argv)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from translate.cli.common import ArgumentParser, add_precision_argument, parse, run_cli
+from translate.cli.common import ArgumentParser, add_device_argument, add_precision_argument, parse, run_cli
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -22,8 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="address to listen on (default: 127.0.0.1; 0.0.0.0 for the network)")
     parser.add_argument("--port", type=int, default=7860, help="port to listen on (default: 7860)")
     parser.add_argument("--share", action="store_true", help="also open a public Gradio share link")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
-                        help="where models run (default: auto, CUDA when there is a GPU)")
+    add_device_argument(parser)
     add_precision_argument(parser)
     parser.add_argument("--max-file-size", default="25mb", metavar="SIZE", help="largest upload (default: 25mb)")
     limits = parser.add_argument_group("limits", "images over their limit are scaled down to it, with a note in the "

@@ -66,7 +66,7 @@ class LoopConfig:
     steps: int = option(1000, "total training steps (iterations)")
     batch_size: int = option(1, "images per step on each process")
     seed: int = option(0, "random seed (each torchrun process adds its rank)")
-    device: str = option("auto", "auto (CUDA when present), cpu or cuda", choices=DEVICES)
+    device: str = option("auto", "where training runs: auto (CUDA when there is a GPU), cpu or cuda", choices=DEVICES)
     amp: str = option("auto", "precision (autocast): auto (bf16/fp16 on CUDA; fp32 on the CPU, bf16 CPUs "
                       "included, until bf16 CPU training is shown to match fp32), fp32 (or off), bf16, fp16",
                       choices=AMP_MODES, aliases=("--precision",))
