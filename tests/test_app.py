@@ -331,7 +331,7 @@ def test_models_add_to_the_bundled_ones(tmp_path, monkeypatch):
         def launch(self, **kwargs):
             pass
 
-    def build_app(folders, device, debug, limits):
+    def build_app(folders, device, debug, limits, precision):
         launched.append((folders, limits))
         return App()
 
