@@ -358,3 +358,14 @@ def test_big_results_are_shown_scaled_down_and_kept_on_disk_for_the_crops(shelf)
     kept = tuple(np.load(path, mmap_mode="r") for path in (before, after))
     assert isinstance(kept[1], np.memmap) and np.array_equal(kept[0], image)
     assert np.array_equal(side_by_side(kept, 50, 50, side=10), side_by_side((image, image[..., 0]), 50, 50, side=10))
+
+
+def test_style_brush_paints_big_photos_on_a_smaller_copy(shelf, tmp_path):
+    label = "photos → vangogh (style_A2B)"
+    upload = _upload(tmp_path, "big.png", size=(700, 600))
+    _, fine = shelf.style_output(upload, label, brush="fine")
+    _, large = shelf.style_output(upload, label, brush="large")
+    assert fine.pixels.shape == large.pixels.shape == (600, 700, 3)
+    assert not np.allclose(fine.pixels, large.pixels)
+    with pytest.raises(UserError, match="brush must be one of fine, medium, large"):
+        shelf.style_output(upload, label, brush="huge")

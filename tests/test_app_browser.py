@@ -123,6 +123,16 @@ def test_style_tab(page, samples, screenshots):
                            timeout=30_000)
     assert _natural_sizes(page, "#style-crop") == [[2 * 979 + 8, 734]]
     _no_error_toast(page)
+    # the brush: medium by default; large paints a smaller copy and comes back at the photo's full size
+    assert page.locator("#style-brush input[value=medium]").is_checked()
+    page.locator("#style-brush").get_by_text("large", exact=True).click()
+    link = "document.querySelector('#style-file a')?.getAttribute('href')"
+    before = page.evaluate(link)
+    page.click("#style-run")  # the slider's input half keeps its address, so wait for the new PNG instead
+    page.wait_for_function(f"{link} && {link} != {before!r}", timeout=60_000)
+    _no_error_toast(page)
+    assert _natural_sizes(page, "#style-output") == [[979, 734], [979, 734]]
+    page.screenshot(path=str(screenshots / "style-brush-large.png"), full_page=True)
 
 
 def test_super_resolution_tab(page, samples, screenshots):

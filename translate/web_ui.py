@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from translate.app_limits import AppLimits
+from translate.brush import BRUSHES, paint
 from translate.checkpoint import load_model, read_spec
 from translate.data.convert import to_gray
 from translate.data.folders import samples_dir
@@ -278,12 +279,14 @@ class Shelf:
         return to_display(self.style_output(upload, label, progress)[1])
 
     def style_output(self, upload: Upload | None, label: str | None, progress: Progress | None = None,
-                     note: Callable[[str], None] | None = None) -> tuple[DecodedImage, Output]:
-        """(the decoded input, scaled down to the app's limit if need be, the model's output at its size);
-        note gets a line when the input was scaled down."""
+                     note: Callable[[str], None] | None = None, brush: str = "fine") -> tuple[DecodedImage, Output]:
+        """(the decoded input, scaled down to the app's limit if need be, the model's output at its size, painted
+        at `brush`: see translate.brush); note gets a line when the input was scaled down."""
+        if brush not in BRUSHES:
+            raise UserError(f"brush must be one of {', '.join(BRUSHES)}, got {brush!r}")
         entry = self.entry(label)
         decoded = self._decode(upload, entry.spec, note)
-        return decoded, self._translator(entry).image(decoded, progress)
+        return decoded, paint(self._translator(entry), decoded, brush, progress)
 
     def super_resolve(self, upload: Upload | None, label: str | None,
                       progress: Progress | None = None) -> tuple[tuple[np.ndarray, np.ndarray], str]:
@@ -647,9 +650,9 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
         return (gr.ImageSlider(value=view, visible=True), "\n\n".join(lines), gr.File(value=png, visible=True),
                 shelf.keep_pair(pair), side_by_side(pair, 50, 50), gr.Accordion(visible=True))
 
-    def run_style(payload: Any, label: str | None, progress: Any = progress_bar) -> tuple:
+    def run_style(payload: Any, label: str | None, brush: str, progress: Any = progress_bar) -> tuple:
         upload, lines = Upload.from_payload(payload), []
-        decoded, out = shelf.style_output(upload, label, reporter(progress, "tiles"), lines.append)
+        decoded, out = shelf.style_output(upload, label, reporter(progress, "tiles"), lines.append, brush)
         pair = (to_display(Output(decoded.pixels, decoded.alpha)), to_display(out))
         name = f"{Path(upload.name).stem}_{shelf.entry(label).path.stem}"
         lines.append(f"{decoded.size[0]}×{decoded.size[1]}; left: input, right: output")
@@ -717,18 +720,22 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
         return pair, view, panel
 
     def slider_tab(prefix: str, choices: list[str], input_label: str, button: str,
-                   slider_label: str | None) -> tuple:
+                   slider_label: str | None, options: Callable[[], Any] | None = None) -> tuple:
         """The style and super-resolution tabs' top: the input, with the before/after slider and the info line
-        beside and under it when `slider_label` is given (else slider_tab_results places them); the model;
-        the button. Gives (input, model dropdown, button, slider or None, info line or None)."""
+        beside and under it when `slider_label` is given (else slider_tab_results places them); the model and
+        what `options` adds beside it; the button. Gives (input, model dropdown, button, slider or None, info
+        line or None, what options gave or None)."""
         with gr.Row():
             given = uploaded_image(label=input_label, elem_id=f"{prefix}-input")
             slider = None if slider_label is None else \
                 gr.ImageSlider(label=slider_label, format="png", interactive=False, elem_id=f"{prefix}-output")
         info = None if slider_label is None else gr.Markdown(elem_id=f"{prefix}-info")
-        model = gr.Dropdown(choices, value=shelf.default(choices), label="Model", elem_id=f"{prefix}-model")
+        with gr.Row():
+            model = gr.Dropdown(choices, value=shelf.default(choices), label="Model", elem_id=f"{prefix}-model",
+                                scale=2)
+            extra = options() if options else None
         go = gr.Button(button, variant="primary", elem_id=f"{prefix}-run")
-        return given, model, go, slider, info
+        return given, model, go, slider, info, extra
 
     def slider_tab_results(prefix: str, what: str, slider: Any, info: Any, slider_label: str = "") -> list:
         """After the examples: the slider and info line if slider_tab left them out (full width, the slider
@@ -750,20 +757,24 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
         if choices:
             with gr.Tab("Style transfer", elem_id="tab-style"):
                 gr.Markdown(app_limits.image_line(), elem_id="style-limits")
-                style_in, style_model, style_go, style_slider, style_info = slider_tab(
-                    "style", choices, "Input", "Translate", "Input | output (drag the handle)")
+                style_in, style_model, style_go, style_slider, style_info, style_brush = slider_tab(
+                    "style", choices, "Input", "Translate", "Input | output (drag the handle)",
+                    lambda: gr.Radio(list(BRUSHES), value="medium", label="Brush", scale=1, elem_id="style-brush",
+                                     info="stroke size on photos over 512 pixels: fine paints at full size, "
+                                     "medium and large on a smaller copy, then follow the photo's edges back up"))
                 gr.Examples(_examples("photos_vangogh/photos/golden_gate.jpg", "photos_vangogh/photos/tubingen.jpg",
                                       "horse2zebra/0.png", "monet_etretat/trainB/etretat-normandy-france.jpg"),
                             inputs=style_in, elem_id="style-examples")
                 style_outputs = slider_tab_results("style", "input | output", style_slider, style_info)
-                style_go.click(guarded(run_style), [style_in, style_model], style_outputs, api_name="style",
+                style_go.click(guarded(run_style), [style_in, style_model, style_brush], style_outputs,
+                               api_name="style",
                                preprocess=False)
         choices = shelf.choices("super-resolution")
         if choices:
             with gr.Tab("Super-resolution", elem_id="tab-sr"):
                 gr.Markdown(app_limits.image_line(sr=True) + " Big inputs run in tiles, with a progress bar.",
                             elem_id="sr-limits")
-                sr_in, sr_model, sr_go, _, _ = slider_tab("sr", choices, "Low-resolution input", "Upscale", None)
+                sr_in, sr_model, sr_go, _, _, _ = slider_tab("sr", choices, "Low-resolution input", "Upscale", None)
                 gr.Markdown("The bundled `sr_x4` learned from clean photos shrunk 4x (bicubic), like the first four "
                             "examples. It sharpens JPEG blocks and noise along with the detail, as the last example "
                             "(a heavily compressed JPEG) shows.", elem_id="sr-note",
