@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from cpu_speed import best_time  # this folder is on the path when a benchmark runs
 
 from translate.checkpoint import load_model
 from translate.data.convert import to_tensor
@@ -30,16 +30,6 @@ from translate.zoo import bundled_models_dir
 
 SAMPLES = Path(__file__).resolve().parent.parent / "datasets" / "samples"
 CALIBRATION = {"vangogh_A2B": SAMPLES / "photos_vangogh" / "photos", "sr_x4": SAMPLES / "sr" / "Set5"}
-
-
-def best(run, repeats: int) -> float:
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:
@@ -73,7 +63,7 @@ def main() -> None:
             base = None
             for label, runner in {**runs, **sessions}.items():
                 if label.startswith("torch"):
-                    seconds = best(lambda r=runner, p=pixels: r(p), args.repeats)
+                    seconds = best_time(lambda r=runner, p=pixels: r(p), args.repeats)
 
                     def forward(i: np.ndarray, r: Translator = runner) -> np.ndarray:
                         with torch.inference_mode():
@@ -81,7 +71,7 @@ def main() -> None:
                             return r.net(t).float().numpy()
                     label = f"{label} ({runner.precision.name})"
                 else:
-                    seconds = best(lambda r=runner, t=x_tensor: r(t), args.repeats)
+                    seconds = best_time(lambda r=runner, t=x_tensor: r(t), args.repeats)
 
                     def forward(i: np.ndarray, r: OnnxNet = runner) -> np.ndarray:
                         return r(torch.from_numpy(i)).numpy()
