@@ -362,10 +362,11 @@ def test_a_killed_run_leaves_a_file_the_next_run_removes(clip, tmp_path, capsys)
     left = [out / f".clip_paintings.mp4{INCOMPLETE}{i}abc.tmp" for i in range(3)]  # three killed runs: no writer
     for path in left:
         path.write_bytes(b"half a clip")
+    (out / ".notes.abcd1234.tmp").write_text("another program's")  # an older version's name: not in a user's folder
     assert main([str(clip), "--model", str(model), "--out", str(out)]) == 0
     err = capsys.readouterr().err
     assert not any(p.exists() for p in left) and all(f"removed {p}, left by an interrupted run" in err for p in left)
-    assert sorted(p.name for p in out.iterdir()) == ["clip_paintings.mp4"]
+    assert sorted(p.name for p in out.iterdir()) == [".notes.abcd1234.tmp", "clip_paintings.mp4"]
 
 
 def test_sigterm_removes_the_partial_file_and_says_what_it_stopped(clip, tmp_path, capsys, monkeypatch):

@@ -43,6 +43,7 @@ file nobody holds a lock on was left by a write that will never finish."""
 _INTERRUPTED = re.compile(r"^\..+(\.incomplete-[^/]+\.tmp|\.[A-Za-z0-9_]{8}\.tmp|\.tmp-\d+)$")
 """Temporary files of interrupted writes: this version's names, and those older versions left
 (".NAME.XXXXXXXX.tmp" from atomic_write, ".NAME.tmp-PID" from write_image)."""
+_INCOMPLETE_NAME = re.compile(r"^\..+\.incomplete-[^/]+\.tmp$")
 
 
 
@@ -74,13 +75,16 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
-def remove_interrupted_writes(folder: str | Path) -> list[Path]:
+def remove_interrupted_writes(folder: str | Path, older_names: bool = True) -> list[Path]:
     """Delete the temporary files that writes killed before their rename left in `folder` (not recursive);
-    returns them. A temporary file a live writer (this process or another) holds locked is left alone."""
+    returns them. A temporary file a live writer (this process or another) holds locked is left alone.
+    older_names: also the names older versions used, which other programs' files may have too: only for
+    folders this project owns (run folders), not a user's folder of clips."""
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    found = [p for p in folder.iterdir() if _INTERRUPTED.match(p.name) and p.is_file() and not p.is_symlink()]
+    pattern = _INTERRUPTED if older_names else _INCOMPLETE_NAME
+    found = [p for p in folder.iterdir() if pattern.match(p.name) and p.is_file() and not p.is_symlink()]
     removed = [p for p in found if _abandoned(p)]
     for p in removed:
         p.unlink(missing_ok=True)

@@ -273,7 +273,7 @@ def translate_video(source: str | Path, target: str | Path, translator: Translat
         others = info.video_streams - 1
         warn(f"{source}: holds {info.video_streams} video streams; only the first is translated, the other"
              f"{'s are' if others > 1 else ' is'} left out of {target.name}")
-    for leftover in remove_interrupted_writes(target.parent):
+    for leftover in remove_interrupted_writes(target.parent, older_names=False):
         warn(f"removed {leftover}, left by an interrupted run")
     if batch is None:
         batch = GPU_BATCH if translator.device.type == "cuda" and translator.backend == "torch" else 1
