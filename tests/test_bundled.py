@@ -51,8 +51,9 @@ def test_sr_card_matches_evaluate_sr_on_set5(entry, capsys):
 
     figures = card_figures(entry.name)
     assert main_sr(["--model", entry.name, "--sets", "Set5", "--device", "cpu"]) == 0  # the card's command
-    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("Set5")).split()
-    bicubic_psnr, model_psnr, model_ssim = float(row[2]), float(row[5]), float(row[7])
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("Set5")]
+    bicubic, model = (next(r for r in rows if r[3] == method) for method in ("bicubic", entry.name))
+    bicubic_psnr, model_psnr, model_ssim = float(bicubic[4]), float(model[4]), float(model[5])
     assert model_psnr == pytest.approx(figures["set5_y_psnr"], abs=0.01)
     assert model_ssim == pytest.approx(figures["set5_y_ssim"], abs=0.0001)
     assert model_psnr > bicubic_psnr
