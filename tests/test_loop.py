@@ -257,3 +257,19 @@ def test_wall_clock_samples_checkpoints_and_estimate_leave_training_unchanged(tm
     assert sorted(p.name for p in (tmp_path / "clock" / "samples").iterdir()) == ["step_0000001.png",
                                                                                    "step_0000012.png"]
     _assert_same(_everything(tmp_path / "plain"), _everything(tmp_path / "clock"))
+
+
+def test_a_forked_worker_leaves_the_stop_request_to_the_main_process():
+    import signal
+
+    from translate.training.loop import stop_requests
+
+    said = []
+    with stop_requests(said.append) as flag:
+        pid = os.fork()  # as a DataLoader worker is; Ctrl-C reaches the whole process group
+        if pid == 0:
+            os.kill(os.getpid(), signal.SIGINT)
+            os._exit(1 if said or flag["stop"] else 0)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0  # the worker neither spoke nor stopped
+        assert not said and not flag["stop"]

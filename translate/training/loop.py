@@ -154,8 +154,11 @@ def stop_requests(say: Callable[[str], None] = lambda message: None) -> Iterator
     interrupts at once); `say` acknowledges the first at once, since a step can take a minute."""
     flag = {"stop": False}
     previous = {}
+    owner = os.getpid()
 
     def handler(signum: int, frame: Any) -> None:
+        if os.getpid() != owner:  # a data-loading worker forked from this process: Ctrl-C reaches it too
+            return
         if flag["stop"]:
             signal.signal(signum, previous.get(signum, signal.SIG_DFL))
             raise KeyboardInterrupt
