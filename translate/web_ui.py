@@ -760,8 +760,7 @@ def build_app(model_folders: list[str | Path] | None = None, device: str = "auto
                 style_in, style_model, style_go, style_slider, style_info, style_brush = slider_tab(
                     "style", choices, "Input", "Translate", "Input | output (drag the handle)",
                     lambda: gr.Radio(list(BRUSHES), value="medium", label="Brush", scale=1, elem_id="style-brush",
-                                     info="stroke size on photos over 512 pixels: fine paints at full size, "
-                                     "medium and large on a smaller copy, then follow the photo's edges back up"))
+                                     info="stroke size on photos over 512 pixels"))
                 gr.Examples(_examples("photos_vangogh/photos/golden_gate.jpg", "photos_vangogh/photos/tubingen.jpg",
                                       "horse2zebra/0.png", "monet_etretat/trainB/etretat-normandy-france.jpg"),
                             inputs=style_in, elem_id="style-examples")
