@@ -45,7 +45,9 @@ def guided_upsample(small: np.ndarray, guide: np.ndarray, radius: int = 2, eps: 
     the guide varies less than about sqrt(eps) (there the result stays as `small` paints it)."""
     import cv2
 
-    luma = _luma(guide).astype(np.float32)
+    from translate.data.convert import to_gray
+
+    luma = (guide if guide.ndim == 2 else to_gray(guide)).astype(np.float32)
     big_h, big_w = luma.shape
     h, w = small.shape[:2]
     low = cv2.resize(luma, (w, h), interpolation=cv2.INTER_AREA)
@@ -72,26 +74,16 @@ def guided_upsample(small: np.ndarray, guide: np.ndarray, radius: int = 2, eps: 
     return out.reshape(big_h, big_w) if small.ndim == 2 else out
 
 
-def _luma(image: np.ndarray) -> np.ndarray:
-    return image if image.ndim == 2 else image @ np.array([0.299, 0.587, 0.114], dtype=image.dtype)
-
-
-def shrink(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(H, W[, C]) in [0, 1] to (size[1], size[0]), antialiased."""
-    from translate.data.resize import bicubic_resize
-
-    return bicubic_resize(pixels, size, quantize=False)
-
-
 def paint(translator: Translator, decoded: DecodedImage, brush: str,
           progress: Progress | None = None) -> Output:
     """`translator`'s output for `decoded` at `brush`: at the working size and guided back up to the input's
     size, or as it is (fine, super-resolution and other models whose output is not a repainting)."""
+    from translate.data.resize import bicubic_resize
     from translate.inference import Output
 
     size = working_size(decoded.size, brush) if translator.spec.task == "translation" else None
     if size is None:
         return translator.image(decoded, progress)
-    small = dataclasses.replace(decoded, pixels=shrink(decoded.pixels, size), alpha=None)
+    small = dataclasses.replace(decoded, pixels=bicubic_resize(decoded.pixels, size, quantize=False), alpha=None)
     painted = translator.image(small, progress).pixels
     return Output(guided_upsample(painted, decoded.pixels), decoded.alpha)

@@ -78,7 +78,7 @@ class Degrader:
             return second_order(hr, small, np.random.default_rng(seed)).astype(np.float32) / 255.0
         self.blur.set_random_seed(seed)
         blurred = self.blur(image=np.ascontiguousarray(hr))["image"]
-        lr = np.round(bicubic_resize(blurred.astype(np.float32) / 255.0, small) * 255).astype(np.uint8)
+        lr = resize(blurred, small, "bicubic")
         self.camera.set_random_seed(seed + 1)
         return self.camera(image=lr)["image"].astype(np.float32) / 255.0
 

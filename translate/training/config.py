@@ -290,7 +290,6 @@ def _decay_following_steps(from_file: dict[str, Any], overrides: dict[str, Any],
     return follows
 
 
-
 def _preset_values(recipe_cls: type[Recipe], loop: LoopConfig, given: dict[str, Any],
                    notes: list[str]) -> dict[str, Any]:
     """The recipe's CPU preset (its ``cpu_preset``: a smaller generator and crop) where ``--preset`` asks for it,

@@ -264,7 +264,7 @@ class _Run:
         )
         bar = self._progress(step)
         started, last_losses = time.time(), {}
-        clock = _Clock(self, first_step)
+        clock = _Clock(self)
         with stop_requests(self.log) as flag:
             while step < loop.steps:
                 sampler.set_position(*divmod(step, sampler.batches_per_epoch))
@@ -292,7 +292,7 @@ class _Run:
                     stop = (self._agree(flag["stop"]) if step % loop.log_every == 0 or self.world_size == 1
                             else False)
                     clock.after_step(step)
-                    if step % loop.sample_every == 0 or clock.first_sample_due(step):
+                    if step % loop.sample_every == 0 or clock.first_sample_due():
                         self._sample(recipe, step)
                         clock.sampled = True
                     # a time-based checkpoint is decided at log steps, where every process takes part
@@ -508,8 +508,8 @@ class _Clock:
     sample grid within minutes (the first scheduled one can be hours away on a CPU), and checkpoints every
     ``checkpoint_minutes``. None of it touches the training state, so runs stay exactly resumable."""
 
-    def __init__(self, run: _Run, first_step: int) -> None:
-        self.run, self.first_step = run, first_step
+    def __init__(self, run: _Run) -> None:
+        self.run = run
         self.started = self.last_save = time.time()
         self.timed_from: tuple[int, float] | None = None  # the first step is slow (allocation, warm-up): not timed
         self.estimated = self.sampled = False
@@ -533,7 +533,7 @@ class _Clock:
                      f"{_duration(per_step * loop.sample_every)}); model files in {out / 'models'} with each "
                      f"checkpoint ({every})")
 
-    def first_sample_due(self, step: int) -> bool:
+    def first_sample_due(self) -> bool:
         return not self.sampled and time.time() - self.started >= FIRST_SAMPLE_MINUTES * 60
 
     def checkpoint_due(self) -> bool:
